@@ -1,0 +1,36 @@
+import io
+
+import pytest
+from django.conf import settings
+
+from .servers import IN_CI, redis_problem
+
+
+def pytest_report_header(config):
+    problem = settings.POSTGRES_PROBLEM
+    return [f"database: {'PostgreSQL' if problem is None else 'SQLite (' + problem + ')'}"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip, with the reason, tests whose server is unreachable — never in CI, where they
+    run and fail (and an unreachable PostgreSQL stops the session in tests/settings.py)."""
+    if IN_CI:
+        return
+    problems = {"postgres": settings.POSTGRES_PROBLEM}
+    if any(item.get_closest_marker("redis") for item in items):
+        problems["redis"] = redis_problem()
+    for item in items:
+        for marker, problem in problems.items():
+            if problem and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=problem))
+
+
+@pytest.fixture
+def demo(db):
+    """The demo organisations, places, motifs and agents, as `seed_demo` makes them."""
+    from django.core.management import call_command
+
+    from .factories import Demo
+
+    call_command("seed_demo", stdout=io.StringIO())
+    return Demo()
