@@ -289,6 +289,10 @@ class BookedBy(models.TextChoices):
     CITIZEN = "citizen", _("l'usager")
 
 
+# The public path of the appointment link page (routed by the public pages as "r/<token>").
+LINK_PREFIX = "/r/"
+
+
 def new_token():
     # 64 random bits in 11 URL-safe characters: unguessable, and short enough for an SMS.
     return secrets.token_urlsafe(8)
@@ -359,6 +363,10 @@ class Appointment(models.Model):
     @property
     def is_cancelled(self):
         return self.status in CANCELLED_STATUSES
+
+    def link_url(self):
+        """The "lien utile" put in every SMS and email: short, and free of personal data."""
+        return f"{settings.PUBLIC_BASE_URL}{LINK_PREFIX}{self.token}"
 
     def is_cancellable(self, now=None):
         return self.status == AppointmentStatus.CONFIRMED and self.starts_at > (now or timezone.now())

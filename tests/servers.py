@@ -5,7 +5,8 @@ import os
 import socket
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Each checkout testing at once on one machine picks its own database number.
+REDIS_URL = f"redis://127.0.0.1:6379/{int(os.environ.get('TEST_REDIS_DB', '0'))}"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
