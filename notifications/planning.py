@@ -1,0 +1,92 @@
+"""Who is told what: the Notification records an event calls for, and their enqueuing.
+
+Records are created inside the caller's transaction (so they exist if and only if the
+change they describe committed); tasks are enqueued only after the commit.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from appointments.models import BookedBy, Channel, NotificationLevel
+
+from .models import Event, Notification, Status
+
+log = logging.getLogger(__name__)
+
+# Agents with the "soon" level hear about appointments within this horizon.
+SOON = timedelta(days=2)
+
+
+def contact_notifications(appointment, event, *, previous=None, contacts=None):
+    """Unsaved records: one per participating contact and channel they consented to."""
+    rows = []
+    for contact in contacts if contacts is not None else appointment.contacts.all():
+        common = dict(appointment=appointment, contact=contact, event=event, sequence=appointment.sequence,
+                      previous=previous or {})
+        if contact.can_receive_sms():
+            rows.append(Notification(channel=Channel.SMS, to=str(contact.phone), **common))
+        if contact.can_receive_email():
+            rows.append(Notification(channel=Channel.EMAIL, to=contact.email, **common))
+    return rows
+
+
+def agent_wants(agent, *, actor, acting_agent, appointment, now):
+    """Does this agent want an email about a booking, change or cancellation?"""
+    by_self = actor == BookedBy.AGENT and acting_agent is not None and acting_agent.pk == agent.pk
+    level = agent.notification_level
+    if level == NotificationLevel.ALL:
+        return True
+    if level == NotificationLevel.OTHERS:
+        return not by_self
+    if level == NotificationLevel.SOON:
+        return not by_self and appointment.starts_at <= now + SOON
+    return False
+
+
+def agent_notifications(appointment, event, *, actor, acting_agent, previous=None, now=None):
+    now = now or timezone.now()
+    rows = []
+    for agent in appointment.agents.select_related("user"):
+        if not agent.user.email or not agent.user.is_active:
+            continue
+        if agent_wants(agent, actor=actor, acting_agent=acting_agent, appointment=appointment, now=now):
+            rows.append(Notification(
+                appointment=appointment, recipient_agent=agent, event=event, channel=Channel.EMAIL,
+                sequence=appointment.sequence, to=agent.user.email, previous=previous or {},
+            ))
+    return rows
+
+
+def save_and_enqueue(rows):
+    """Save the records (a duplicate of an existing one is silently skipped: the unique
+    constraints say it was already planned) and enqueue the pending ones after commit."""
+    if not rows:
+        return
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    keys = {(row.appointment_id, row.event, row.sequence) for row in rows}
+    ids = []
+    for appointment_id, event, sequence in keys:
+        ids += Notification.objects.filter(
+            appointment_id=appointment_id, event=event, sequence=sequence, status=Status.PENDING,
+        ).values_list("pk", "channel")
+    transaction.on_commit(lambda: enqueue(ids))
+
+
+def enqueue(pairs):
+    """Send one task per (notification id, channel). Safe to call twice for one record:
+    only one task can claim it."""
+    from .tasks import send_email, send_sms
+
+    tasks = {Channel.SMS: send_sms, Channel.EMAIL: send_email}
+    for pk, channel in pairs:
+        tasks[channel].delay(pk)
+
+
+def not_started(appointment, now=None):
+    return appointment.starts_at > (now or timezone.now())
+
+
+EVENT_OF_SIGNAL = {"confirmed": Event.CONFIRMATION, "changed": Event.CHANGE, "cancelled": Event.CANCELLATION}
