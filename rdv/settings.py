@@ -99,7 +99,6 @@ LANGUAGES = [("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
 try:
     ZoneInfo(TIME_ZONE)
