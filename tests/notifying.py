@@ -26,6 +26,18 @@ def committed(django_capture_on_commit_callbacks, sms_outbox):
     return run
 
 
+@pytest.fixture
+def eager_retries():
+    """Let eager tasks retry (at once): Celery's eager mode only runs retries when it does
+    not propagate the exception that triggers them."""
+    from rdv.celery import app
+
+    before = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = before
+
+
 class ScriptedSmsBackend(BaseSmsBackend):
     """An SMS backend whose next answers a test scripts: errors to raise, then success."""
 
