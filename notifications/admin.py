@@ -113,6 +113,13 @@ class NotificationInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        # Not on the "add" page (nothing sent yet), and not in a POST: a read-only list
+        # should never make the appointment form fail for a missing inline formset.
+        match = getattr(request, "resolver_match", None)
+        on_add_page = match is not None and (match.url_name or "").endswith("_add")
+        return request.method == "GET" and not on_add_page and super().has_view_permission(request, obj)
+
     @admin.display(description=_("destinataire"))
     def recipient_label(self, obj):
         return str(obj.recipient)
