@@ -470,3 +470,28 @@ def test_tasks_sent_from_the_test_reach_the_started_worker():
     from rdv.celery import app as project_app
 
     assert project_app.conf.task_always_eager  # the test settings are back
+
+
+def test_a_failing_block_prints_the_process_log_and_ends_the_process(capsys):
+    import sys
+
+    from .support.processes import ManagedProcess
+
+    process = ManagedProcess([sys.executable, "-c", "print('worker says hi', flush=True); import time; time.sleep(60)"], name="sleeper")
+    with pytest.raises(RuntimeError, match="boom"):
+        with process:
+            process.wait_for_log("worker says hi", timeout=20)
+            raise RuntimeError("boom")
+
+    assert "----- sleeper log" in capsys.readouterr().err
+    assert not process.alive() and process.group_pids() == []
+
+
+def test_a_process_that_exits_early_fails_with_its_log():
+    import sys
+
+    from .support.processes import ManagedProcess, ProcessFailed
+
+    with pytest.raises(ProcessFailed, match="no broker here"):
+        with ManagedProcess([sys.executable, "-c", "raise SystemExit('no broker here')"], name="quitter") as process:
+            process.wait_for_log("ready", timeout=20)

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 from ..servers import REDIS_URL
 from .httpjson import http_json
+from .twilio_standin import DEFAULT_FROM
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -368,12 +369,16 @@ class TwilioStandinProcess(ManagedProcess):
     def _call(self, method, path, payload=None):
         return http_json(method, self.url + path, payload)
 
-    def settings(self):
+    def settings(self, from_=DEFAULT_FROM, messaging_service_sid=None):
+        """The project's settings that point it at this stand-in (for the `settings` fixture or a
+        process environment); the sender is a number, or a messaging service when given."""
         return {
             "SMS_BACKEND": "twilio",
             "TWILIO_API_BASE_URL": self.url,
             "TWILIO_ACCOUNT_SID": self.account_sid,
             "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_FROM": "" if messaging_service_sid else from_,
+            "TWILIO_MESSAGING_SERVICE_SID": messaging_service_sid or "",
         }
 
     def client(self):
