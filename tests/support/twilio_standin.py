@@ -319,13 +319,16 @@ class TwilioStandin:
         client.api.base_url = self.url
         return client
 
-    def settings(self):
-        """The project's settings that point it at this stand-in (for override_settings or env)."""
+    def settings(self, from_=DEFAULT_FROM, messaging_service_sid=None):
+        """The project's settings that point it at this stand-in (for the `settings` fixture or a
+        process environment); the sender is a number, or a messaging service when given."""
         return {
             "SMS_BACKEND": "twilio",
             "TWILIO_API_BASE_URL": self.url,
             "TWILIO_ACCOUNT_SID": self.account_sid,
             "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_FROM": "" if messaging_service_sid else from_,
+            "TWILIO_MESSAGING_SERVICE_SID": messaging_service_sid or "",
         }
 
     # -- what happened
