@@ -147,8 +147,10 @@ def test_the_answer_is_a_message_resource_as_twilios_spec_describes_it(twilio_st
     ],
     ids=["no To", "no sender", "no body", "integer as word", "bad service sid", "unknown name"],
 )
-def test_a_request_the_spec_refuses_gets_twilios_400_error(twilio_standin, params, code, words):
-    status, answer = post_form(twilio_standin, params)
+@pytest.mark.parametrize("validation", ["full", "fast"])
+def test_a_request_the_spec_refuses_gets_twilios_400_error(validation, params, code, words):
+    with TwilioStandin(validation=validation) as twilio_standin:
+        status, answer = post_form(twilio_standin, params)
 
     assert status == 400
     assert answer["code"] == code and answer["status"] == 400
@@ -156,6 +158,21 @@ def test_a_request_the_spec_refuses_gets_twilios_400_error(twilio_standin, param
     assert answer["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
     assert twilio_standin.messages == []
     assert twilio_standin.stats()["rejected"] == 1
+
+
+def test_fast_validation_reads_a_good_request_as_the_full_one_does():
+    form = {
+        "To": MOBILE, "From": "RDV", "Body": "Bonjour", "ValidityPeriod": "600", "ProvideFeedback": "true",
+        "MediaUrl": ["https://rdv.example.fr/a.png", "https://rdv.example.fr/b.png"],
+    }
+    kept = {}
+    for validation in ("full", "fast"):
+        with TwilioStandin(validation=validation) as standin:
+            status, answer = post_form(standin, form)
+            assert (status, answer["num_media"]) == (201, "2")
+            kept[validation] = standin.messages[0].params
+    assert kept["fast"] == kept["full"]
+    assert kept["fast"]["ValidityPeriod"] == 600 and kept["fast"]["ProvideFeedback"] is True
 
 
 def test_a_lenient_standin_ignores_unknown_names_as_twilio_does():

@@ -349,8 +349,10 @@ def _read_banner(process, timeout):
 class TwilioStandinProcess(ManagedProcess):
     """`python -m tests.support.twilio_standin` with the in-process stand-in's API, over HTTP."""
 
-    def __init__(self, account_sid=None, auth_token=None, auto_statuses=(), strict=True, name="twilio-standin"):
-        argv = [sys.executable, "-m", "tests.support.twilio_standin", "--port", "0"]
+    def __init__(
+        self, account_sid=None, auth_token=None, auto_statuses=(), strict=True, validation="full", name="twilio-standin"
+    ):
+        argv = [sys.executable, "-m", "tests.support.twilio_standin", "--port", "0", "--validation", validation]
         if account_sid:
             argv += ["--account-sid", account_sid]
         if auth_token:
