@@ -60,7 +60,7 @@ def test_a_refused_message_is_a_result_not_an_exception():
 
 @pytest.fixture
 def twilio(twilio_standin):
-    with override_settings(**twilio_standin.settings(), TWILIO_FROM="RDV", TWILIO_MESSAGING_SERVICE_SID=""):
+    with override_settings(**twilio_standin.settings(from_="RDV")):
         yield twilio_standin
 
 
