@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from appointments.models import BookedBy, Channel, NotificationLevel
 
-from .models import Event, Notification, Status
+from .models import Notification, Status
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,12 @@ def save_and_enqueue(rows):
     constraints say it was already planned) and enqueue the pending ones after commit."""
     if not rows:
         return
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     keys = {(row.appointment_id, row.event, row.sequence) for row in rows}
-    ids = []
-    for appointment_id, event, sequence in keys:
-        ids += Notification.objects.filter(
-            appointment_id=appointment_id, event=event, sequence=sequence, status=Status.PENDING,
-        ).values_list("pk", "channel")
+    pending = Notification.objects.filter(
+        appointment_id__in={key[0] for key in keys}, event__in={key[1] for key in keys}, status=Status.PENDING,
+    ).values_list("pk", "channel", "appointment_id", "event", "sequence")
+    ids = [(pk, channel) for pk, channel, *key in pending if tuple(key) in keys]
     transaction.on_commit(lambda: enqueue(ids))
 
 
@@ -80,13 +79,14 @@ def enqueue(pairs):
     only one task can claim it."""
     from .tasks import send_email, send_sms
 
+    if not pairs:
+        return
     tasks = {Channel.SMS: send_sms, Channel.EMAIL: send_email}
-    for pk, channel in pairs:
-        tasks[channel].delay(pk)
+    # One producer (one broker connection) for the whole batch, not one per message.
+    with send_sms.app.producer_or_acquire() as producer:
+        for pk, channel in pairs:
+            tasks[channel].apply_async((pk,), producer=producer)
 
 
 def not_started(appointment, now=None):
     return appointment.starts_at > (now or timezone.now())
-
-
-EVENT_OF_SIGNAL = {"confirmed": Event.CONFIRMATION, "changed": Event.CHANGE, "cancelled": Event.CANCELLATION}
