@@ -184,3 +184,13 @@ def test_the_sweep_reads_due_appointments_through_the_partial_index(demo):
     print(plan)
     assert "appointment_reminder_due_idx" in plan
     assert "Seq Scan" not in plan
+
+
+def test_bulk_demo_appointments_are_reminded_on_both_channels(demo, committed, sms_outbox):
+    call_command("seed_demo", appointments=20, stdout=io.StringIO())
+    # They start tomorrow: their reminders are due (overdue) now.
+    with committed():
+        claimed = sweep_due_reminders()
+    assert claimed > 0
+    assert Notification.objects.filter(event=Event.REMINDER, channel="sms").count() == claimed
+    assert Notification.objects.filter(event=Event.REMINDER, channel="email").count() == claimed
