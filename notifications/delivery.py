@@ -98,13 +98,51 @@ def status_callback_url(notification):
     return f"{settings.PUBLIC_BASE_URL}{reverse('notifications:twilio-status')}?n={notification.pk}"
 
 
-def send_via_provider(notification):
+class Senders:
+    """The provider clients a task uses. A batch task shares them across its messages: one
+    HTTP session to Twilio, one SMTP (or ESP) connection, instead of one per message."""
+
+    def __init__(self):
+        self._sms = None
+        self._email = None
+
+    def sms(self):
+        if self._sms is None:
+            self._sms = get_sms_backend()
+        return self._sms
+
+    def email(self):
+        if self._email is None:
+            self._email = get_connection()
+            self._email.open()
+        return self._email
+
+    def email_failed(self):
+        """After an error the connection may be half-broken: the next message opens anew."""
+        self.close()
+
+    def close(self):
+        if self._email is not None:
+            try:
+                self._email.close()
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
+            self._email = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def send_via_provider(notification, senders):
     """Hand the message over; returns (provider, message_id, segments, subject, body) or
     raises SmsError (transient or permanent)."""
     appointment = notification.appointment
     if notification.channel == Channel.SMS:
         text, segments = render_sms(notification, appointment)
-        backend = get_sms_backend()
+        backend = senders.sms()
         result = backend.send_messages([SmsMessage(
             to=notification.to, body=text, status_callback=status_callback_url(notification), reference=str(notification.pk),
         )])[0]
@@ -112,10 +150,10 @@ def send_via_provider(notification):
             raise result.error
         return backend.name, result.message_id, segments, "", text
     message = render_email(notification, appointment)
-    connection = get_connection()
     try:
-        connection.send_messages([message])
+        senders.email().send_messages([message])
     except Exception as exc:
+        senders.email_failed()
         error = classify(exc)
         if error is None:
             raise
@@ -131,9 +169,12 @@ def email_provider():
     return module.rsplit(".", 1)[-1] if cls == "EmailBackend" else cls.removesuffix("EmailBackend").lower() or cls
 
 
-def deliver(notification_id, *, last_try=False):
+def deliver(notification_id, *, last_try=False, senders=None):
     """Claim, check, send and record one notification. Returns what happened, as a word
     for the task's log; raises TransientSmsError when a retry should follow."""
+    if senders is None:
+        with Senders() as own:
+            return deliver(notification_id, last_try=last_try, senders=own)
     now = timezone.now()
     if not claim(notification_id, now):
         log.info("notification %s: not claimable (already handled or in progress)", notification_id)
@@ -145,7 +186,7 @@ def deliver(notification_id, *, last_try=False):
         log.info("notification %s: cancelled (%s)", notification_id, reason)
         return "cancelled"
     try:
-        provider, message_id, segments, subject, body = send_via_provider(notification)
+        provider, message_id, segments, subject, body = send_via_provider(notification, senders)
     except SmsError as error:
         if error.transient and not last_try:
             # Release the claim: the retry (or the recovery sweep) claims it again.

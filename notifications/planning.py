@@ -16,6 +16,10 @@ from .models import Notification, Status
 
 log = logging.getLogger(__name__)
 
+# Up to this many records per channel get a task each (a booking's messages, independent
+# retries); more go in batch tasks.
+SINGLE_TASKS_UP_TO = 10
+
 # Agents with the "soon" level hear about appointments within this horizon.
 SOON = timedelta(days=2)
 
@@ -75,17 +79,27 @@ def save_and_enqueue(rows):
 
 
 def enqueue(pairs):
-    """Send one task per (notification id, channel). Safe to call twice for one record:
-    only one task can claim it."""
-    from .tasks import send_email, send_sms
+    """Send the tasks for these (notification id, channel) pairs. A few (one booking's) get
+    one task each; more (a reminder sweep) go in batches of BATCH_SIZE per channel. Safe to
+    call twice for one record: only one task can claim it."""
+    from .tasks import BATCH_SIZE, send_email, send_email_batch, send_sms, send_sms_batch
 
     if not pairs:
         return
-    tasks = {Channel.SMS: send_sms, Channel.EMAIL: send_email}
-    # One producer (one broker connection) for the whole batch, not one per message.
+    by_channel = {Channel.SMS: [], Channel.EMAIL: []}
+    for pk, channel in pairs:
+        by_channel[channel].append(pk)
+    single = {Channel.SMS: send_sms, Channel.EMAIL: send_email}
+    batch = {Channel.SMS: send_sms_batch, Channel.EMAIL: send_email_batch}
+    # One producer (one broker connection) for all of them, not one per message.
     with send_sms.app.producer_or_acquire() as producer:
-        for pk, channel in pairs:
-            tasks[channel].apply_async((pk,), producer=producer)
+        for channel, ids in by_channel.items():
+            if len(ids) <= SINGLE_TASKS_UP_TO:
+                for pk in ids:
+                    single[channel].apply_async((pk,), producer=producer)
+            else:
+                for start in range(0, len(ids), BATCH_SIZE):
+                    batch[channel].apply_async((ids[start:start + BATCH_SIZE],), producer=producer)
 
 
 def not_started(appointment, now=None):

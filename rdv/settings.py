@@ -152,6 +152,8 @@ CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in 
 CELERY_TASK_ROUTES = {
     "notifications.send_sms": {"queue": "sms"},
     "notifications.send_email": {"queue": "email"},
+    "notifications.send_sms_batch": {"queue": "sms"},
+    "notifications.send_email_batch": {"queue": "email"},
 }
 CELERY_BEAT_SCHEDULE = {
     "send-due-reminders": {"task": "notifications.send_due_reminders", "schedule": 60.0},

@@ -248,3 +248,47 @@ def test_a_record_stuck_mid_send_is_flagged_for_an_agent_not_resent(demo, django
     sms.refresh_from_db()
     assert flagged == 1 and sms.status == Status.UNCERTAIN
     assert sms_outbox == []
+
+
+# --- batches (what the reminder sweep enqueues) -------------------------------------------
+
+def pending_sms(demo, count):
+    with transaction.atomic():
+        for day in range(count):
+            demo.book(days=10 + day)
+    return list(Notification.objects.filter(channel=Channel.SMS).order_by("pk").values_list("pk", flat=True))
+
+
+@override_settings(SMS_BACKEND=SCRIPTED)
+def test_a_batch_sends_each_record_once_even_when_delivered_twice(demo, django_capture_on_commit_callbacks, eager_retries):
+    ScriptedSmsBackend.reset()
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = pending_sms(demo, 3)
+    assert tasks.send_sms_batch.apply(args=[ids]).get() == {"sent": 3}
+    assert tasks.send_sms_batch.apply(args=[ids]).get() == {"skipped": 3}  # the broker redelivered it
+    assert len(ScriptedSmsBackend.sent) == 3
+
+
+@override_settings(SMS_BACKEND=SCRIPTED)
+def test_a_transient_error_in_a_batch_hands_that_message_to_its_own_retried_task(demo, django_capture_on_commit_callbacks, eager_retries):
+    ScriptedSmsBackend.reset([TransientSmsError("503", code=503)])
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = pending_sms(demo, 3)
+    assert tasks.send_sms_batch.apply(args=[ids]).get() == {"retrying": 1, "sent": 2}
+    assert len(ScriptedSmsBackend.sent) == 3  # the eager retry ran at once
+    assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_many_records_are_enqueued_in_batches_a_few_one_by_one(monkeypatch):
+    from notifications import planning
+
+    sent = []
+    monkeypatch.setattr(tasks.send_sms, "apply_async", lambda args, **kw: sent.append(("sms", args)))
+    monkeypatch.setattr(tasks.send_sms_batch, "apply_async", lambda args, **kw: sent.append(("sms_batch", len(args[0]))))
+    monkeypatch.setattr(tasks.send_email, "apply_async", lambda args, **kw: sent.append(("email", args)))
+    monkeypatch.setattr(tasks.send_email_batch, "apply_async", lambda args, **kw: sent.append(("email_batch", len(args[0]))))
+    planning.enqueue([(1, "sms"), (2, "email")])
+    assert sent == [("sms", (1,)), ("email", (2,))]
+    sent.clear()
+    planning.enqueue([(pk, "sms") for pk in range(250)])
+    assert sent == [("sms_batch", 100), ("sms_batch", 100), ("sms_batch", 50)]
