@@ -31,11 +31,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import AppointmentStatus, Channel
+from appointments.models import AppointmentStatus, Channel, Motif, Organisation, Place
 
 from .content import render_email, render_sms
 from .mail import classify
@@ -57,11 +58,29 @@ def claim(notification_id, now):
     ) == 1
 
 
-def load(notification_id):
-    return Notification.objects.select_related(
-        "appointment__motif__service", "appointment__organisation", "appointment__place__organisation",
-        "contact", "recipient_agent__user",
-    ).get(pk=notification_id)
+def load(notification_id, lookups=None):
+    """The record with what rendering needs. A batch passes `lookups`, a dict shared by its
+    messages, so that motifs, organisations and places (a handful of rows) are read once per
+    batch rather than joined into every query."""
+    if lookups is None:
+        return Notification.objects.select_related(
+            "appointment__motif__service", "appointment__organisation", "appointment__place__organisation",
+            "contact", "recipient_agent__user",
+        ).get(pk=notification_id)
+    notification = Notification.objects.select_related("appointment", "contact", "recipient_agent__user").get(pk=notification_id)
+    appointment = notification.appointment
+
+    def cached(model, pk, queryset):
+        key = (model, pk)
+        if key not in lookups:
+            lookups[key] = queryset.get(pk=pk)
+        return lookups[key]
+
+    appointment.motif = cached("motif", appointment.motif_id, Motif.objects.select_related("service"))
+    appointment.organisation = cached("organisation", appointment.organisation_id, Organisation.objects.all())
+    if appointment.place_id:
+        appointment.place = cached("place", appointment.place_id, Place.objects.select_related("organisation"))
+    return notification
 
 
 def why_not_send(notification, now):
@@ -86,11 +105,12 @@ def why_not_send(notification, now):
 def finish(notification_id, status, *, only_from=(Status.SENDING,), raw_event="", provider_code="", **fields):
     """Move the record to `status` if it is still in one of `only_from`; log the event."""
     now = timezone.now()
-    moved = Notification.objects.filter(pk=notification_id, status__in=only_from).update(
-        status=status, updated_at=now, **fields
-    )
-    StatusEvent.objects.create(notification_id=notification_id, status=status, raw_event=raw_event,
-                               provider_code=provider_code, received_at=now)
+    with transaction.atomic():  # one commit for the record and its log
+        moved = Notification.objects.filter(pk=notification_id, status__in=only_from).update(
+            status=status, updated_at=now, **fields
+        )
+        StatusEvent.objects.create(notification_id=notification_id, status=status, raw_event=raw_event,
+                                   provider_code=provider_code, received_at=now)
     return moved
 
 
@@ -102,9 +122,10 @@ class Senders:
     """The provider clients a task uses. A batch task shares them across its messages: one
     HTTP session to Twilio, one SMTP (or ESP) connection, instead of one per message."""
 
-    def __init__(self):
+    def __init__(self, share_lookups=False):
         self._sms = None
         self._email = None
+        self.lookups = {} if share_lookups else None
 
     def sms(self):
         if self._sms is None:
@@ -179,7 +200,7 @@ def deliver(notification_id, *, last_try=False, senders=None):
     if not claim(notification_id, now):
         log.info("notification %s: not claimable (already handled or in progress)", notification_id)
         return "skipped"
-    notification = load(notification_id)
+    notification = load(notification_id, senders.lookups)
     reason = why_not_send(notification, now)
     if reason:
         finish(notification_id, Status.CANCELLED, error_message=reason, raw_event="cancelled")

@@ -83,7 +83,7 @@ def _throttle(channel):
 
 def _deliver_batch(channel, single_task, notification_ids):
     done = {}
-    with Senders() as senders:
+    with Senders(share_lookups=True) as senders:
         for pk in notification_ids:
             _throttle(channel)
             try:
