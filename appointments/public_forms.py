@@ -124,6 +124,8 @@ class InitialsForm(HoneypotMixin, DsfrBaseForm):
         self.check_honeypot()
         given = (_initial_letter(cleaned.get("first_initial")), _initial_letter(cleaned.get("last_initial")))
         if "" in given:
+            if not self.errors:
+                raise ValidationError(_("Indiquez une lettre dans chaque champ."), code="not_a_letter")
             return cleaned
         expected = {(_initial_letter(c.first_name), _initial_letter(c.last_name)) for c in self.contacts}
         if given not in expected:

@@ -371,7 +371,7 @@ def appointment_cancel(request, token):
     if not _is_verified(request, token):
         return redirect("appointment_link", token=token)
     error = None
-    form = CancelForm(request.POST or None)
+    form = CancelForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         ratelimit.hit("cancel_ip", ratelimit.client_address(request))
         if form.is_valid():
