@@ -13,7 +13,10 @@ def local(value, zone=None):
 
 
 def french_date(value, zone=None):
-    return dateformat.format(local(value, zone), "l j F Y")
+    value = local(value, zone)
+    if value.day == 1:  # "le 1er mars", as French writes it
+        return dateformat.format(value, r"l j\e\r F Y")
+    return dateformat.format(value, "l j F Y")
 
 
 def french_time(value, zone=None):

@@ -35,13 +35,16 @@ SESSION_CANCELLED = "cancelled_token"  # the appointment just cancelled, for a m
 
 
 def private(view):
-    """Pages for one citizen: never kept by shared caches, no Referer sent onwards."""
+    """Pages for one citizen: never kept by shared caches, no Referer sent to other sites.
+
+    "same-origin" rather than "no-referrer": with no-referrer, browsers send "Origin: null"
+    on our own form posts, which Django's CSRF protection rightly refuses."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
         patch_cache_control(response, private=True, no_store=True)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     return wrapped

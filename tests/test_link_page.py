@@ -155,7 +155,7 @@ def test_link_pages_are_never_stored_by_shared_caches(appointment, client):
     for page in (url(appointment), url(appointment) + "/annuler"):
         response = client.get(page)
         assert response["Cache-Control"] in ("private, no-store", "no-store, private")
-        assert response["Referrer-Policy"] == "no-referrer"
+        assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_the_initials_form_is_rate_limited_per_token(appointment, client, settings):

@@ -172,7 +172,7 @@ def test_public_pages_are_never_stored_by_shared_caches(demo, client):
     for url in ("/", f"/reserver/creneau/?motif={demo.cni.pk}&lieu={demo.lyon_place.pk}"):
         response = client.get(url)
         assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
-        assert response["Referrer-Policy"] == "no-referrer"
+        assert response["Referrer-Policy"] == "same-origin"
 
 
 # --- Rate limits ------------------------------------------------------------------------------

@@ -151,3 +151,13 @@ def test_the_slot_page_runs_a_constant_number_of_queries(demo, client, django_as
     assert len(after) == len(before)
     # The appointments did take camille's slots: only julien's remain on Monday morning.
     assert response.context["days"][0][1][0].agent_ids == (demo.julien.pk,)
+
+
+def test_dates_are_written_the_french_way_in_the_place_time_zone():
+    from appointments.dates import french_datetime, french_duration
+
+    instant = datetime(2026, 3, 10, 13, 30, tzinfo=UTC)
+    assert french_datetime(instant, PARIS) == "mardi 10 mars 2026 à 14h30"
+    assert french_datetime(instant, GUADELOUPE) == "mardi 10 mars 2026 à 09h30"
+    assert french_datetime(datetime(2026, 12, 1, 8, 0, tzinfo=UTC), PARIS) == "mardi 1er décembre 2026 à 09h00"
+    assert [french_duration(m) for m in (20, 60, 90)] == ["20 minutes", "1 heure", "1 h 30"]
