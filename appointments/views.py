@@ -214,13 +214,13 @@ def choose_slot(request):
     return render(request, "appointments/public/slots.html", context)
 
 
-def _slot_taken(request, motif, place, starts_at, now):
-    """The slot went to someone else: say so plainly and show the other slots."""
+def _slot_taken(request, motif, place, starts_at, now, taken=True):
+    """The slot went to someone else (or has passed): say so plainly and show other slots."""
     zone = _zone(motif, place)
     first_day = max(timezone.localdate(now, zone), starts_at.astimezone(zone).date())
     context = _slots_context(request, motif, place, first_day, now)
     context.update(
-        title=_("Ce créneau n'est plus disponible"), slot_taken=True,
+        title=_("Ce créneau n'est plus disponible"), slot_taken=taken, slot_gone=not taken,
         steps=_steps(4, _("Choisir un créneau"), _("Vos coordonnées")),
     )
     return render(request, "appointments/public/slots.html", context, status=409)
@@ -240,7 +240,8 @@ def contact_details(request):
     zone = _zone(motif, place)
     slot = slots.find_slot(motif, starts_at, place=place, now=now, display_zone=zone)
     if slot is None:
-        return _slot_taken(request, motif, place, starts_at, now)
+        # Confirming: someone else took it meanwhile. Just arriving: it may also have passed.
+        return _slot_taken(request, motif, place, starts_at, now, taken="confirmer" in request.POST)
 
     context = {"motif": motif, "place": place, "slot": slot, "zone": zone, "location_type": motif.get_location_type_display()}
     if request.method != "POST":

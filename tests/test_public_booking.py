@@ -264,3 +264,13 @@ def test_two_citizens_racing_for_one_slot_one_wins_and_the_other_is_told(demo, m
     assert Appointment.objects.filter(starts_at=slot_start(url), status=AppointmentStatus.CONFIRMED).count() == 1
     # The loser's contact details were not kept.
     assert Contact.objects.filter(organisation=demo.guadeloupe).count() == 1
+
+
+def test_an_old_slot_link_says_the_slot_is_no_longer_available(demo, client):
+    url = first_slot_url(client, demo.cni, demo.lyon_place)
+    for agent in (demo.camille, demo.julien):
+        demo.book(starts_at=slot_start(url), agents=[agent])
+    response = client.get(url)
+    assert response.status_code == 409
+    assert "Ce créneau n'est plus disponible" in text(response)
+    assert links(response, "/reserver/coordonnees/")
