@@ -93,7 +93,8 @@ def _book_on_phone(page, base_url, shoot=None):
     shoot(page, "creneaux")
     first_slot = page.locator("a.fr-tag").first
     chosen = first_slot.get_attribute("aria-label")
-    first_slot.click()
+    first_slot.focus()
+    page.keyboard.press("Enter")  # slots are plain links: the keyboard chooses them
     shoot(page, "coordonnees")
 
     # Labels are tied to their fields: the citizen's view of the form is enough to fill it.
