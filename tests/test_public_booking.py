@@ -215,6 +215,11 @@ def test_rate_limits_are_shared_through_redis(demo, client, settings):
     cache.clear()
     settings.PUBLIC_RATE_LIMITS = {**settings.PUBLIC_RATE_LIMITS, "book_ip": (1, 60)}
     assert book(client, first_slot_url(client, demo.cni, demo.lyon_place)).status_code == 302
+    import redis
+
+    stored = redis.Redis.from_url(REDIS_URL).keys("rdv-test-pages:1:ratelimit:book_ip:*")
+    assert len(stored) == 1  # the counter lives in Redis, under a hash (not the address itself)
+    assert b"127.0.0.1" not in stored[0]
     # Another web process (another client, same address) sees the same counter.
     second = book(Client(), first_slot_url(client, demo.cni, demo.lyon_place), {"phone": "06 11 22 33 44"})
     assert second.status_code == 429
