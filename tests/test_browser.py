@@ -75,6 +75,9 @@ class Photographer:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, page, name):
+        page.wait_for_load_state()
+        # Responsive: nothing wider than the screen, whatever the step.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} scrolls sideways"
         self.count += 1
         page.screenshot(path=SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{name}.png", full_page=True)
 
@@ -94,7 +97,8 @@ def _book_on_phone(page, base_url, shoot=None):
     first_slot = page.locator("a.fr-tag").first
     chosen = first_slot.get_attribute("aria-label")
     first_slot.focus()
-    page.keyboard.press("Enter")  # slots are plain links: the keyboard chooses them
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # slots are plain links: the keyboard chooses them
     shoot(page, "coordonnees")
 
     # Labels are tied to their fields: the citizen's view of the form is enough to fill it.
@@ -112,7 +116,8 @@ def _book_on_phone(page, base_url, shoot=None):
 
     phone_field = page.get_by_role("textbox", name=re.compile("Téléphone mobile"))
     phone_field.fill("06 12 34 56 78")
-    phone_field.press("Enter")  # the keyboard submits the form
+    with page.expect_navigation():
+        phone_field.press("Enter")  # the keyboard submits the form
     page.get_by_role("heading", name="Vérifiez votre rendez-vous").wait_for()
     shoot(page, "verification")
     page.get_by_role("button", name="Confirmer le rendez-vous").click()
@@ -149,6 +154,16 @@ def test_a_citizen_books_on_a_phone_then_cancels_through_the_link(demo, live_ser
 
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.CANCELLED_BY_CITIZEN
+
+
+def test_pages_fit_a_desktop_screen(demo, live_server, chromium):
+    page = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR").new_page()
+    shoot = Photographer("bureau")
+    page.goto(live_server.url + "/")
+    shoot(page, "services")
+    page.goto(f"{live_server.url}/reserver/creneau/?motif={demo.cni.pk}&lieu={demo.lyon_place.pk}")
+    shoot(page, "creneaux")
+    page.context.close()
 
 
 def test_booking_works_without_javascript(demo, live_server, phone):
