@@ -67,6 +67,21 @@ def test_the_hour_skipped_by_the_dst_change_offers_no_slot(demo):
     assert [s.starts_at.astimezone(UTC).strftime("%H:%M") for s in found] == ["00:00", "00:20", "00:40", "01:00", "01:20", "01:40"]
 
 
+def test_the_hour_repeated_in_autumn_gives_slots_that_never_overlap(demo):
+    """Paris goes back from UTC+2 to UTC+1 at 03:00 on Sunday 31 October 2027."""
+    night = OpeningHours(agent=demo.camille, place=demo.lyon_place, weekdays=[6], start_time=time(1), end_time=time(4),
+                         valid_from=date(2027, 1, 1))
+    night.save()
+    night.motifs.set([demo.cni])
+    found = day_slots(demo.cni, date(2027, 10, 31), place=demo.lyon_place)
+    assert local_times(found) == ["01:00", "01:20", "01:40", "02:00", "02:20", "02:40", "03:00", "03:20", "03:40"]
+    for earlier, later in zip(found, found[1:]):
+        assert earlier.ends_at <= later.starts_at
+    # The repeated hour is offered once, at its first occurrence (summer time).
+    assert found[3].starts_at.astimezone(UTC).strftime("%H:%M") == "00:00"
+    assert found[6].starts_at.astimezone(UTC).strftime("%H:%M") == "02:00"
+
+
 def test_overseas_slots_are_in_the_place_local_time(demo):
     motif = demo.guadeloupe.motifs.get()
     place = demo.guadeloupe_place
