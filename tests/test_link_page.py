@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.test import Client
-from django.utils import timezone
 
 from appointments import services, signals
 from appointments.models import LINK_PREFIX, AppointmentStatus, BookedBy
