@@ -189,13 +189,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {}
+# Notifications go through their own queues, so that an SMS provider outage backing up the
+# "sms" queue delays no email; a plain `celery -A rdv worker` consumes all three (the
+# declared queues), `-Q sms` etc. splits them over workers.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in ("celery", "sms", "email")}
+CELERY_TASK_ROUTES = {
+    "notifications.send_sms": {"queue": "sms"},
+    "notifications.send_email": {"queue": "email"},
+    "notifications.send_sms_batch": {"queue": "sms"},
+    "notifications.send_email_batch": {"queue": "email"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "send-due-reminders": {"task": "notifications.send_due_reminders", "schedule": 60.0},
+    "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": 300.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Email -------------------------------------------------------------------------------
 
 VAR_DIR.mkdir(exist_ok=True)
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+# The default outbox stores emails in the database, readable in the admin.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.mail.OutboxEmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "outbox" / "email"
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -218,6 +233,16 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_API_BASE_URL = env.url("TWILIO_API_BASE_URL", default="https://api.twilio.com").geturl().rstrip("/")
+
+# --- Notification delivery -------------------------------------------------------------------
+
+# Celery rate limits ("100/s", "20/m"), per worker process, per provider; empty = none.
+SMS_RATE_LIMIT = env.str("SMS_RATE_LIMIT", default="100/s") or None
+EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
+# Transient failures are retried with exponential back-off (first delay in seconds,
+# doubling, capped at 10 minutes, with jitter), then recorded as failed.
+NOTIFICATIONS_RETRY_BACKOFF = env.int("NOTIFICATIONS_RETRY_BACKOFF", default=10)
+NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
 
 # --- Flower --------------------------------------------------------------------------------
 

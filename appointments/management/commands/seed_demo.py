@@ -154,7 +154,7 @@ class Command(BaseCommand):
                 for i in range(batch_start, batch_end):
                     contacts.append(Contact(
                         organisation=org, first_name=rng.choice(FIRST_NAMES), last_name=rng.choice(LAST_NAMES),
-                        phone=f"+3367{i % 100_000_000:08d}", email=f"usager{i}@exemple.fr",
+                        phone=f"+336{i % 100_000_000:08d}", email=f"usager{i}@exemple.fr",
                         sms_consent=True, email_consent=True, created_at=now,
                     ))
                 contacts = Contact.objects.bulk_create(contacts)
