@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "phonenumber_field",
     "anymail",
+    "dsfr",
+    "widget_tweaks",
     "appointments",
     "notifications",
 ]
@@ -69,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dsfr.context_processors.site_config",
             ],
         },
     },
@@ -117,6 +120,48 @@ PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").ge
 REMINDER_DELAY_HOURS = env.int("REMINDER_DELAY_HOURS", default=48)
 if not 1 <= REMINDER_DELAY_HOURS <= 24 * 14:
     raise ImproperlyConfigured("REMINDER_DELAY_HOURS must be between 1 and 336.")
+
+# --- Public pages (booking, appointment link) ----------------------------------------------
+
+# How long after its end an appointment's link keeps working; then it answers 404.
+LINK_VALID_DAYS_AFTER = env.int("LINK_VALID_DAYS_AFTER", default=30)
+# Citizens cannot book a slot starting sooner than this.
+BOOKING_MIN_LEAD_MINUTES = env.int("BOOKING_MIN_LEAD_MINUTES", default=30)
+# How far ahead the public pages offer slots.
+BOOKING_MAX_WEEKS_AHEAD = env.int("BOOKING_MAX_WEEKS_AHEAD", default=12)
+if LINK_VALID_DAYS_AFTER < 0 or BOOKING_MIN_LEAD_MINUTES < 0 or not 1 <= BOOKING_MAX_WEEKS_AHEAD <= 104:
+    raise ImproperlyConfigured(
+        "LINK_VALID_DAYS_AFTER and BOOKING_MIN_LEAD_MINUTES must be >= 0, BOOKING_MAX_WEEKS_AHEAD between 1 and 104."
+    )
+
+
+def _rate(variable, default):
+    value = env.str(variable, default=default)
+    try:
+        count, seconds = (int(part) for part in value.split("/"))
+        if count < 1 or seconds < 1:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(f"{variable}={value!r}: expected COUNT/SECONDS, e.g. 10/3600.") from None
+    return count, seconds
+
+
+# Rate limits of the public forms, (count, seconds), per client address and per phone number.
+PUBLIC_RATE_LIMITS = {
+    "book_ip": _rate("RATE_LIMIT_BOOK_IP", "10/3600"),
+    "book_phone": _rate("RATE_LIMIT_BOOK_PHONE", "3/3600"),
+    "cancel_ip": _rate("RATE_LIMIT_CANCEL_IP", "10/3600"),
+    "initials_ip": _rate("RATE_LIMIT_INITIALS_IP", "10/900"),
+    "initials_token": _rate("RATE_LIMIT_INITIALS_TOKEN", "5/900"),
+}
+# The request header holding the client address when behind a proxy (e.g. HTTP_X_REAL_IP);
+# empty: REMOTE_ADDR.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+# The rate limits' counters live in the cache: local memory by default, Redis in production
+# (CACHE_URL=redis://127.0.0.1:6379/1), shared by all web processes.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# django-dsfr: mark optional fields rather than required ones, as the DSFR now recommends.
+DSFR_MARK_OPTIONAL_FIELDS = True
 
 # --- Celery --------------------------------------------------------------------------------
 

@@ -13,4 +13,6 @@ urlpatterns = [
     # Delivery statuses coming back: Twilio callbacks, anymail's tracking webhooks.
     path("webhooks/", include("notifications.urls")),
     path("webhooks/anymail/", include("anymail.urls")),
+    # The citizens' pages, last: they start at "/".
+    path("", include("appointments.urls")),
 ]
