@@ -245,3 +245,16 @@ def test_email_render_is_in_french_even_if_the_worker_speaks_english(demo):
         message = render_email(notification, appointment)
     assert message.subject.startswith("Rappel : rendez-vous le mardi 15 décembre 2026")
     assert "Type de rendez-vous : sur place" in message.body
+
+
+@override_settings(PUBLIC_BASE_URL="https://rdv.service-public.fr")
+def test_a_change_sms_writes_the_old_date_short_when_room_is_short(demo):
+    motif = Motif.objects.filter(service__organisation__brand="rdv_aide_numerique", location_type="phone").first()
+    appointment = longest_appointment(demo, motif)
+    previous = {"date_changed": True, "place_changed": False, "date": "mercredi 23 septembre 2026 à 12h30",
+                "short_date": "23/09 à 12h30"}
+    text, segments = render_sms(Notification(appointment=appointment, event=Event.CHANGE, sequence=3,
+                                             previous=previous), appointment)
+    assert segments == 1
+    assert text == ("RDV Aide Numérique : RDV déplacé du 23/09 à 12h30 au mercredi 30 septembre 2026 à 12h30, "
+                    "par téléphone. Infos : https://rdv.service-public.fr/r/AAAAAAAAAAA")
