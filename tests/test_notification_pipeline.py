@@ -292,3 +292,15 @@ def test_many_records_are_enqueued_in_batches_a_few_one_by_one(monkeypatch):
     sent.clear()
     planning.enqueue([(pk, "sms") for pk in range(250)])
     assert sent == [("sms_batch", 100), ("sms_batch", 100), ("sms_batch", 50)]
+
+
+@override_settings(SMS_BACKEND=SCRIPTED)
+def test_a_batch_meeting_a_provider_down_defers_the_rest_instead_of_waiting_on_each(demo, django_capture_on_commit_callbacks, monkeypatch):
+    ScriptedSmsBackend.reset([TransientSmsError("timeout", code="network")] * 3)
+    deferred = []
+    monkeypatch.setattr(tasks.send_sms, "apply_async", lambda args, **kw: deferred.append(args[0]))
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = pending_sms(demo, 6)
+    assert tasks.send_sms_batch.apply(args=[ids]).get() == {"retrying": 3, "deferred": 3}
+    assert ScriptedSmsBackend.calls == 3 and deferred == ids
+    assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.PENDING}
