@@ -8,7 +8,7 @@ The sequence for one record:
 2. Check it should still go out: the appointment has not started, still stands (or it is
    the cancellation message), was not changed since (a newer message replaces this one),
    and the recipient still consents on this channel. Otherwise: cancelled.
-3. Render and hand it to the provider.
+3. Render (a rendering error: failed, nothing reached the provider) and hand it over.
 4. Record the provider's answer: sent (with its message id and SMS segment count), failed
    (permanent error, with the provider's code), or back to pending for a retry (transient).
 
@@ -157,20 +157,25 @@ class Senders:
         self.close()
 
 
-def send_via_provider(notification, senders):
-    """Hand the message over; returns (provider, message_id, segments, subject, body) or
-    raises SmsError (transient or permanent)."""
+def prepare(notification):
+    """The rendered message: (SmsMessage, segments) or an EmailMultiAlternatives."""
     appointment = notification.appointment
     if notification.channel == Channel.SMS:
         text, segments = render_sms(notification, appointment)
+        return SmsMessage(to=notification.to, body=text, status_callback=status_callback_url(notification),
+                          reference=str(notification.pk)), segments
+    return render_email(notification, appointment), None
+
+
+def hand_over(notification, message, segments, senders):
+    """Give the message to the provider; returns (provider, message_id, segments, subject,
+    body) or raises SmsError (transient or permanent)."""
+    if notification.channel == Channel.SMS:
         backend = senders.sms()
-        result = backend.send_messages([SmsMessage(
-            to=notification.to, body=text, status_callback=status_callback_url(notification), reference=str(notification.pk),
-        )])[0]
+        result = backend.send_messages([message])[0]
         if result.error is not None:
             raise result.error
-        return backend.name, result.message_id, segments, "", text
-    message = render_email(notification, appointment)
+        return backend.name, result.message_id, segments, "", message.body
     try:
         senders.email().send_messages([message])
     except Exception as exc:
@@ -207,7 +212,16 @@ def deliver(notification_id, *, last_try=False, senders=None):
         log.info("notification %s: cancelled (%s)", notification_id, reason)
         return "cancelled"
     try:
-        provider, message_id, segments, subject, body = send_via_provider(notification, senders)
+        message, segments = prepare(notification)
+    except Exception as exc:
+        # Nothing reached the provider: a plain failure, for an agent to see (a template or
+        # data problem that a retry would only repeat).
+        finish(notification_id, Status.FAILED, error_code="render", error_message=f"{exc.__class__.__name__}: {exc}"[:1000],
+               raw_event="render_error")
+        log.exception("notification %s: could not be rendered", notification_id)
+        raise
+    try:
+        provider, message_id, segments, subject, body = hand_over(notification, message, segments, senders)
     except SmsError as error:
         if error.transient and not last_try:
             # Release the claim: the retry (or the recovery sweep) claims it again.

@@ -304,3 +304,14 @@ def test_a_batch_meeting_a_provider_down_defers_the_rest_instead_of_waiting_on_e
     assert tasks.send_sms_batch.apply(args=[ids]).get() == {"retrying": 3, "deferred": 3}
     assert ScriptedSmsBackend.calls == 3 and deferred == ids
     assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.PENDING}
+
+
+def test_a_message_that_cannot_be_rendered_fails_visibly_instead_of_hanging(demo, django_capture_on_commit_callbacks, sms_outbox):
+    with django_capture_on_commit_callbacks(execute=False):
+        demo.book()
+    sms = Notification.objects.get(channel=Channel.SMS)
+    with mock.patch("notifications.delivery.render_sms", side_effect=KeyError("service")), pytest.raises(KeyError):
+        deliver(sms.pk)
+    sms.refresh_from_db()
+    assert (sms.status, sms.error_code) == (Status.FAILED, "render")
+    assert sms_outbox == []
