@@ -201,3 +201,20 @@ def test_two_sweeps_racing_send_each_due_reminder_once(demo, providers):
     assert len(twilio.messages) == 30 and len(smtp.messages) == 30
     assert len({m.to for m in twilio.messages}) == 30
     assert Notification.objects.filter(event=Event.REMINDER, status__in=["sent", "delivered"]).count() == 60
+
+
+def test_a_stop_reply_through_twilio_withdraws_consent_and_cancels_what_waits(demo, providers, live_server):
+    from appointments.models import Contact
+
+    twilio, smtp, env = providers
+    contact = demo.contact()
+    demo.book(contacts=[contact])
+    # As if its SMS were still waiting for a busy worker:
+    Notification.objects.filter(channel="sms").update(status=Status.PENDING)
+    status = twilio.send_inbound(f"{live_server.url}/webhooks/twilio/inbound", from_="+33612345678", body="Stop")
+    assert status == 200
+    contact = Contact.objects.get(pk=contact.pk)
+    assert contact.sms_consent is False and contact.email_consent is True
+    assert Notification.objects.get(channel="sms").status == Status.CANCELLED
+    forged = TwilioStandin(auth_token="not-the-token")
+    assert forged.post_signed(f"{live_server.url}/webhooks/twilio/inbound", {"From": "+33612345678", "Body": "STOP"}) == 403
