@@ -53,6 +53,7 @@ class AppointmentAdminForm(forms.ModelForm):
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     time = forms.TimeField(label=_("Heure (heure locale du lieu)"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     assigned_agents = forms.ModelMultipleChoiceField(label=_("Agents"), queryset=Agent.objects.none())
+    visio_url = forms.URLField(label=_("Lien de visioconférence"), required=False, assume_scheme="https")
     participating_contacts = forms.ModelMultipleChoiceField(label=_("Usagers"), queryset=Contact.objects.none())
 
     class Meta:

@@ -73,7 +73,7 @@ def main():
     def stop(*_):
         for process in processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()  # the leader shuts its own children down (warm shutdown)
         deadline = time.monotonic() + 10
         for process in processes.values():
             try:

@@ -101,7 +101,6 @@ LANGUAGES = [("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
 try:
     ZoneInfo(TIME_ZONE)
@@ -124,7 +123,7 @@ if not 1 <= REMINDER_DELAY_HOURS <= 24 * 14:
 # --- Celery --------------------------------------------------------------------------------
 
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The server-less development transport: one folder of message files, read by the worker
     # process. Fanout (remote control, events for Flower) goes through the control folder.
