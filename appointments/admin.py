@@ -5,6 +5,7 @@ object permissions are all scoped here, not only hidden in templates.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
@@ -178,9 +179,20 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         agents = scope(Agent.objects.select_related("user"), request, "organisations").distinct()
         contacts = scope(Contact.objects.all(), request)
 
+        # Contacts are many (one organisation can hold hundreds of thousands): search them
+        # with the admin's autocomplete, and offer "+" to create one, consent included.
+        contacts_field = Appointment._meta.get_field("contacts")
+        contacts_widget = RelatedFieldWidgetWrapper(
+            AutocompleteSelectMultiple(contacts_field, self.admin_site), contacts_field.remote_field, self.admin_site,
+            can_add_related=self.admin_site._registry[Contact].has_add_permission(request),
+        )
+
         class ScopedForm(form_class):
             def __init__(self, *args, **kw):
                 super().__init__(*args, agents_queryset=agents, contacts_queryset=contacts, **kw)
+                field = self.fields["participating_contacts"]
+                field.widget = contacts_widget
+                field.queryset = contacts  # binds the new widget's choices
 
         return ScopedForm
 

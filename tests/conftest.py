@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 
 from .servers import IN_CI, redis_problem
+from .support.fixtures import smtp_server, twilio_standin  # noqa: F401 - shared fixtures
 
 
 def pytest_report_header(config):

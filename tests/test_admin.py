@@ -153,3 +153,13 @@ def test_list_filters_and_search_by_phone(camille_client, demo):
     assert f"/admin/appointments/appointment/{appointment.pk}/change/" in response.content.decode()
     response = camille_client.get("/admin/appointments/appointment/", {"status__exact": "cancelled_by_agent"})
     assert f"/admin/appointments/appointment/{appointment.pk}/change/" not in response.content.decode()
+
+
+def test_contact_autocomplete_finds_only_the_agents_organisation(camille_client, demo):
+    demo.contact(first_name="Paul", last_name="Lyonnais")
+    demo.contact(demo.arras, first_name="Paul", last_name="Arrageois", agent=demo.sophie)
+    assert camille_client.get("/admin/appointments/appointment/add/").status_code == 200
+    response = camille_client.get("/admin/autocomplete/", {
+        "app_label": "appointments", "model_name": "appointment", "field_name": "contacts", "term": "Paul"})
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["Paul Lyonnais"]
