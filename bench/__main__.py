@@ -29,6 +29,7 @@ def main():
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--drain", type=int, default=100_000, help="reminders in the drain run (100,000)")
     parser.add_argument("--keep-db", action="store_true", help="reuse the rdv_bench database as it is")
     args = parser.parse_args()
     sections = [s for s in args.only.split(",") if s]
@@ -47,7 +48,8 @@ def main():
         print(f"Running {section}…", flush=True)
         started = time.monotonic()
         module = __import__(f"bench.{section}", fromlist=["run"])
-        results.update(module.run(sizes) if section == "sweep" else module.run())
+        arguments = {"sweep": (sizes,), "pipeline": (args.drain,)}.get(section, ())
+        results.update(module.run(*arguments))
         results[f"{section}_bench_s"] = round(time.monotonic() - started, 1)
         _write(results)
     if "noop" in sections and "pipeline" in sections:

@@ -57,6 +57,9 @@ def test_app_services_run_the_app_image_with_the_env_file(services, name):
     # Inside compose the servers are reached by service name.
     assert "@postgres:5432/" in service["environment"]["DATABASE_URL"]
     assert service["environment"]["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
+    # The rate-limit counters are shared by every web process, apart from the broker's data.
+    assert service["environment"]["CACHE_URL"].startswith("redis://redis:6379/")
+    assert service["environment"]["CACHE_URL"] != service["environment"]["CELERY_BROKER_URL"]
 
 
 def test_postgres_15_keeps_its_data_in_a_named_volume(compose, services):
@@ -138,7 +141,8 @@ def test_env_example_documents_every_contract_setting():
 
 def test_env_example_documents_every_variable_the_settings_read():
     settings_source = (BASE_DIR / "rdv" / "settings.py").read_text()
-    read = set(re.findall(r"env\.\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", settings_source))
+    # env.<type>("NAME", ...) and the settings' own helpers that take a variable name first.
+    read = set(re.findall(r"(?:env\.\w+|_rate)\(\s*\"([A-Z][A-Z0-9_]+)\"", settings_source))
     assert read, "the settings read their variables with env.<type>(\"NAME\", ...)"
     missing = read - _documented_variables()
     assert not missing
