@@ -147,8 +147,10 @@ def test_the_answer_is_a_message_resource_as_twilios_spec_describes_it(twilio_st
     ],
     ids=["no To", "no sender", "no body", "integer as word", "bad service sid", "unknown name"],
 )
-def test_a_request_the_spec_refuses_gets_twilios_400_error(twilio_standin, params, code, words):
-    status, answer = post_form(twilio_standin, params)
+@pytest.mark.parametrize("validation", ["full", "fast"])
+def test_a_request_the_spec_refuses_gets_twilios_400_error(validation, params, code, words):
+    with TwilioStandin(validation=validation) as twilio_standin:
+        status, answer = post_form(twilio_standin, params)
 
     assert status == 400
     assert answer["code"] == code and answer["status"] == 400
@@ -156,6 +158,21 @@ def test_a_request_the_spec_refuses_gets_twilios_400_error(twilio_standin, param
     assert answer["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
     assert twilio_standin.messages == []
     assert twilio_standin.stats()["rejected"] == 1
+
+
+def test_fast_validation_reads_a_good_request_as_the_full_one_does():
+    form = {
+        "To": MOBILE, "From": "RDV", "Body": "Bonjour", "ValidityPeriod": "600", "ProvideFeedback": "true",
+        "MediaUrl": ["https://rdv.example.fr/a.png", "https://rdv.example.fr/b.png"],
+    }
+    kept = {}
+    for validation in ("full", "fast"):
+        with TwilioStandin(validation=validation) as standin:
+            status, answer = post_form(standin, form)
+            assert (status, answer["num_media"]) == (201, "2")
+            kept[validation] = standin.messages[0].params
+    assert kept["fast"] == kept["full"]
+    assert kept["fast"]["ValidityPeriod"] == 600 and kept["fast"]["ProvideFeedback"] is True
 
 
 def test_a_lenient_standin_ignores_unknown_names_as_twilio_does():
@@ -339,3 +356,159 @@ def test_the_smtp_server_can_refuse_a_recipient(smtp_server):
         smtp_send(smtp_server)
     assert caught.value.recipients["lea.dupont@exemple.fr"][0] == 550
     assert smtp_server.messages == []
+
+
+# --- The stand-ins as separate processes (benchmarks and fault tests drive them this way) ----------
+
+
+def test_the_twilio_standin_runs_out_of_process():
+    from .support.processes import twilio_standin_process
+
+    with twilio_standin_process(auth_token="process-token") as standin, WebhookRecorder() as hook:
+        assert standin.settings()["TWILIO_AUTH_TOKEN"] == "process-token"
+        client = standin.client()
+        standin.fail_next(1, status=503)
+        with pytest.raises(TwilioRestException) as caught:
+            client.messages.create(to=MOBILE, from_="RDV", body="x")
+        sent = client.messages.create(to=MOBILE, from_="RDV", body="Bonjour", status_callback=hook.url("/status"))
+
+        [kept] = standin.wait_for_messages(1)
+        assert standin.deliver(sent.sid, "delivered") == 200
+        [call] = hook.wait_for(1)
+        stats = standin.stats()
+
+    assert caught.value.status == 503
+    assert (kept.sid, kept.to, kept.body, kept.num_segments) == (sent.sid, MOBILE, "Bonjour", 1)
+    assert call["params"]["MessageStatus"] == "delivered"
+    assert RequestValidator("process-token").validate(hook.url("/status"), call["params"], call["signature"])
+    assert stats == {"requests": 2, "accepted": 1, "rejected": 0, "failed": 1, "callbacks": 1}
+
+
+def test_the_smtp_server_runs_out_of_process():
+    from .support.processes import smtp_server_process
+
+    with smtp_server_process() as server:
+        server.fail_next(1, code=451)
+        with pytest.raises(smtplib.SMTPDataError):
+            smtp_send(server)
+        smtp_send(server, subject="Rappel : votre rendez-vous")
+        [mail] = server.wait_for_messages(1)
+        stats = server.stats()
+
+    assert mail.subject == "Rappel : votre rendez-vous"
+    assert mail.text.startswith("Bonjour Léa") and "METHOD:REQUEST" in mail.calendar
+    assert stats == {"received": 1, "failed": 1}
+
+
+# --- Real Celery processes -------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_test_database_url_reaches_the_rows_this_test_committed(demo):
+    import psycopg
+
+    from appointments.models import Organisation
+
+    from .support.processes import test_database_url
+
+    url = test_database_url()
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as other_connection:
+        names = {row[0] for row in other_connection.execute("SELECT name FROM appointments_organisation")}
+
+    assert names == set(Organisation.objects.values_list("name", flat=True)) and names
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_started_worker_answers_celery_inspect_ping_and_dies_with_sigkill():
+    import signal
+    import subprocess
+    import sys
+
+    from .support.processes import PROJECT_DIR, celery_worker, process_env
+
+    env = process_env()
+    assert env["CELERY_BROKER_URL"].startswith("redis://127.0.0.1:6379/")
+    with celery_worker(env, concurrency=2) as worker:
+        ping = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "rdv", "inspect", "ping", f"--destination={worker.nodename}", "--timeout=10"],
+            env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
+        )
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert f"{worker.nodename}: OK" in ping.stdout and "pong" in ping.stdout
+        assert worker.ping()
+        assert len(worker.group_pids()) == 3  # the main process and its pool of two
+        assert all(size > 0 for size in worker.rss_bytes().values())
+
+        worker.kill(signal.SIGKILL)
+
+        assert worker.returncode == -signal.SIGKILL
+        assert worker.group_pids() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_each_start_with_their_own_schedule_file():
+    from .support.processes import celery_beat, process_env
+
+    env = process_env()
+    with celery_beat(env) as first, celery_beat(env) as second:
+        assert first.alive() and second.alive()
+        assert first.schedule_path != second.schedule_path
+        assert first.schedule_path.parent.exists()
+    assert not first.alive() and not second.alive()
+
+
+def test_a_worker_needs_a_broker_another_process_can_reach():
+    from .support.processes import celery_worker
+
+    with pytest.raises(ValueError, match="Redis broker"):
+        with celery_worker({"CELERY_BROKER_URL": "memory://"}):
+            pass
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_tasks_sent_from_the_test_reach_the_started_worker():
+    from .support.processes import celery_worker, process_env, tasks_go_to_broker
+
+    with celery_worker(process_env()) as worker, tasks_go_to_broker() as app:
+        # celery.accumulate is a Celery built-in that returns its arguments: no project side effect.
+        result = app.send_task("celery.accumulate", args=(20, 26), kwargs={"index": None})
+        worker.wait_for_log(rf"celery\.accumulate\[{result.id}\] succeeded in [0-9.]+s: \(20, 26\)", timeout=30)
+
+    from rdv.celery import app as project_app
+
+    assert project_app.conf.task_always_eager  # the test settings are back
+
+
+def test_a_failing_block_prints_the_process_log_and_ends_the_process(capsys):
+    import sys
+
+    from .support.processes import ManagedProcess
+
+    process = ManagedProcess([sys.executable, "-c", "print('worker says hi', flush=True); import time; time.sleep(60)"], name="sleeper")
+    with pytest.raises(RuntimeError, match="boom"):
+        with process:
+            process.wait_for_log("worker says hi", timeout=20)
+            raise RuntimeError("boom")
+
+    assert "----- sleeper log" in capsys.readouterr().err
+    assert not process.alive() and process.group_pids() == []
+
+
+def test_a_process_that_exits_early_fails_with_its_log():
+    import sys
+
+    from .support.processes import ManagedProcess, ProcessFailed
+
+    with pytest.raises(ProcessFailed, match="no broker here"):
+        with ManagedProcess([sys.executable, "-c", "raise SystemExit('no broker here')"], name="quitter") as process:
+            process.wait_for_log("ready", timeout=20)
