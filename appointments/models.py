@@ -1,6 +1,6 @@
 import secrets
 import zoneinfo
-from datetime import timedelta
+from datetime import timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -416,7 +416,9 @@ class Appointment(models.Model):
         confirmation or change message has just told the citizen everything.
         """
         now = now or timezone.now()
-        due = self.starts_at - timedelta(hours=settings.REMINDER_DELAY_HOURS)
+        # In UTC: arithmetic on a zone-aware local time is wall-clock arithmetic, which
+        # would make "48 hours" 47 or 49 across a daylight-saving change.
+        due = self.starts_at.astimezone(dt_timezone.utc) - timedelta(hours=settings.REMINDER_DELAY_HOURS)
         self.reminder_due_at = due if self.status == AppointmentStatus.CONFIRMED and now < due else None
 
     def sync_agent_slots(self):

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "phonenumber_field",
     "anymail",
+    "dsfr",
+    "widget_tweaks",
     "appointments",
     "notifications",
 ]
@@ -71,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dsfr.context_processors.site_config",
             ],
         },
     },
@@ -120,6 +123,48 @@ REMINDER_DELAY_HOURS = env.int("REMINDER_DELAY_HOURS", default=48)
 if not 1 <= REMINDER_DELAY_HOURS <= 24 * 14:
     raise ImproperlyConfigured("REMINDER_DELAY_HOURS must be between 1 and 336.")
 
+# --- Public pages (booking, appointment link) ----------------------------------------------
+
+# How long after its end an appointment's link keeps working; then it answers 404.
+LINK_VALID_DAYS_AFTER = env.int("LINK_VALID_DAYS_AFTER", default=30)
+# Citizens cannot book a slot starting sooner than this.
+BOOKING_MIN_LEAD_MINUTES = env.int("BOOKING_MIN_LEAD_MINUTES", default=30)
+# How far ahead the public pages offer slots.
+BOOKING_MAX_WEEKS_AHEAD = env.int("BOOKING_MAX_WEEKS_AHEAD", default=12)
+if LINK_VALID_DAYS_AFTER < 0 or BOOKING_MIN_LEAD_MINUTES < 0 or not 1 <= BOOKING_MAX_WEEKS_AHEAD <= 104:
+    raise ImproperlyConfigured(
+        "LINK_VALID_DAYS_AFTER and BOOKING_MIN_LEAD_MINUTES must be >= 0, BOOKING_MAX_WEEKS_AHEAD between 1 and 104."
+    )
+
+
+def _rate(variable, default):
+    value = env.str(variable, default=default)
+    try:
+        count, seconds = (int(part) for part in value.split("/"))
+        if count < 1 or seconds < 1:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(f"{variable}={value!r}: expected COUNT/SECONDS, e.g. 10/3600.") from None
+    return count, seconds
+
+
+# Rate limits of the public forms, (count, seconds), per client address and per phone number.
+PUBLIC_RATE_LIMITS = {
+    "book_ip": _rate("RATE_LIMIT_BOOK_IP", "10/3600"),
+    "book_phone": _rate("RATE_LIMIT_BOOK_PHONE", "3/3600"),
+    "cancel_ip": _rate("RATE_LIMIT_CANCEL_IP", "10/3600"),
+    "initials_ip": _rate("RATE_LIMIT_INITIALS_IP", "10/900"),
+    "initials_token": _rate("RATE_LIMIT_INITIALS_TOKEN", "5/900"),
+}
+# The request header holding the client address when behind a proxy (e.g. HTTP_X_REAL_IP);
+# empty: REMOTE_ADDR.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+# The rate limits' counters live in the cache: local memory by default, Redis in production
+# (CACHE_URL=redis://127.0.0.1:6379/1), shared by all web processes.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# django-dsfr: mark optional fields rather than required ones, as the DSFR now recommends.
+DSFR_MARK_OPTIONAL_FIELDS = True
+
 # --- Celery --------------------------------------------------------------------------------
 
 BROKER_DIR = VAR_DIR / "broker"
@@ -146,7 +191,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {}
+# Notifications go through their own queues, so that an SMS provider outage backing up the
+# "sms" queue delays no email; a plain `celery -A rdv worker` consumes all three (the
+# declared queues), `-Q sms` etc. splits them over workers.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in ("celery", "sms", "email")}
+CELERY_TASK_ROUTES = {
+    "notifications.send_sms": {"queue": "sms"},
+    "notifications.send_email": {"queue": "email"},
+    "notifications.send_sms_batch": {"queue": "sms"},
+    "notifications.send_email_batch": {"queue": "email"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "send-due-reminders": {"task": "notifications.send_due_reminders", "schedule": 60.0},
+    "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": 300.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat answers `celery inspect ping` (its container health check) on a real broker.
 CELERY_BEAT_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("filesystem://")
@@ -154,7 +213,8 @@ CELERY_BEAT_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("filesystem
 # --- Email -------------------------------------------------------------------------------
 
 VAR_DIR.mkdir(exist_ok=True)
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+# The default outbox stores emails in the database, readable in the admin.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.mail.OutboxEmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "outbox" / "email"
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -177,6 +237,16 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_API_BASE_URL = env.url("TWILIO_API_BASE_URL", default="https://api.twilio.com").geturl().rstrip("/")
+
+# --- Notification delivery -------------------------------------------------------------------
+
+# Celery rate limits ("100/s", "20/m"), per worker process, per provider; empty = none.
+SMS_RATE_LIMIT = env.str("SMS_RATE_LIMIT", default="100/s") or None
+EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
+# Transient failures are retried with exponential back-off (first delay in seconds,
+# doubling, capped at 10 minutes, with jitter), then recorded as failed.
+NOTIFICATIONS_RETRY_BACKOFF = env.int("NOTIFICATIONS_RETRY_BACKOFF", default=10)
+NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
 
 # --- Flower --------------------------------------------------------------------------------
 

@@ -1,0 +1,36 @@
+"""French dates and durations, written in the appointment's own time zone.
+
+Django's `date` filter converts to the current time zone; these don't: a datetime already
+in the place's zone stays there ("mardi 12 mars 2026 à 14h30").
+"""
+
+from django.utils import dateformat
+from django.utils.translation import gettext as _, ngettext
+
+
+def local(value, zone=None):
+    return value.astimezone(zone) if zone is not None else value
+
+
+def french_date(value, zone=None):
+    value = local(value, zone)
+    if value.day == 1:  # "le 1er mars", as French writes it
+        return dateformat.format(value, r"l j\e\r F Y")
+    return dateformat.format(value, "l j F Y")
+
+
+def french_time(value, zone=None):
+    return dateformat.format(local(value, zone), r"H\hi")
+
+
+def french_datetime(value, zone=None):
+    return _("%(date)s à %(time)s") % {"date": french_date(value, zone), "time": french_time(value, zone)}
+
+
+def french_duration(minutes):
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return ngettext("%(n)d minute", "%(n)d minutes", rest) % {"n": rest}
+    if not rest:
+        return ngettext("%(n)d heure", "%(n)d heures", hours) % {"n": hours}
+    return _("%(h)d h %(m)02d") % {"h": hours, "m": rest}

@@ -1,0 +1,144 @@
+"""Forms of the citizens' public pages (DSFR look through django-dsfr's DsfrBaseForm)."""
+
+import unicodedata
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from dsfr.forms import DsfrBaseForm
+from phonenumber_field.formfields import PhoneNumberField
+
+from .consent import CONSENT_TEXTS
+from .models import Channel, Contact, LocationType
+from .phones import NOT_A_FRENCH_MOBILE, is_french_mobile
+
+HONEYPOT_FIELD = "site_web"
+
+
+class HoneypotMixin:
+    """A field people don't see and naive bots fill in. A filled honeypot fails the form
+    with a neutral message."""
+
+    def add_honeypot(self):
+        self.fields[HONEYPOT_FIELD] = forms.CharField(
+            label=_("Ne pas remplir ce champ"), required=False,
+            widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+        )
+
+    def check_honeypot(self):
+        if self.cleaned_data.get(HONEYPOT_FIELD):
+            raise ValidationError(_("Votre demande n'a pas pu être traitée. Merci de réessayer."), code="honeypot")
+
+
+class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
+    first_name = forms.CharField(label=_("Prénom"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = forms.CharField(label=_("Nom"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    phone = PhoneNumberField(
+        label=_("Téléphone mobile"), required=False, region="FR",
+        help_text=_("Format attendu : 06 12 34 56 78 ou +590 690 12 34 56"),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+        error_messages={"invalid": _("Saisissez un numéro de téléphone valide, par exemple 06 12 34 56 78.")},
+    )
+    email = forms.EmailField(
+        label=_("Adresse e-mail"), required=False, max_length=254, help_text=_("Format attendu : nom@domaine.fr"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={"invalid": _("Saisissez une adresse e-mail valide, par exemple nom@domaine.fr.")},
+    )
+    address = forms.CharField(label=_("Adresse postale du rendez-vous"), max_length=300, required=False,
+                              widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
+    sms_consent = forms.BooleanField(label=_("Recevoir les SMS de rendez-vous"), required=False, help_text=CONSENT_TEXTS["sms"])
+    email_consent = forms.BooleanField(label=_("Recevoir les e-mails de rendez-vous"), required=False, help_text=CONSENT_TEXTS["email"])
+
+    def __init__(self, *args, motif, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.motif = motif
+        self.add_honeypot()
+        if motif.location_type == LocationType.HOME:
+            self.fields["address"].required = True
+        else:
+            del self.fields["address"]
+        if motif.location_type == LocationType.PHONE:
+            self.fields["phone"].required = True
+            self.fields["phone"].label = _("Téléphone")
+            self.fields["phone"].help_text = _("L'agent vous appellera à ce numéro. Format attendu : 06 12 34 56 78")
+
+    def clean_first_name(self):
+        return " ".join(self.cleaned_data["first_name"].split())
+
+    def clean_last_name(self):
+        return " ".join(self.cleaned_data["last_name"].split())
+
+    def clean(self):
+        cleaned = super().clean()
+        self.check_honeypot()
+        phone, email = cleaned.get("phone"), cleaned.get("email")
+        if not phone and not email and "phone" not in self.errors and "email" not in self.errors:
+            raise ValidationError(_("Indiquez un numéro de téléphone ou une adresse e-mail (ou les deux)."), code="no_contact")
+        if cleaned.get("sms_consent"):
+            if not phone:
+                if "phone" not in self.errors:
+                    self.add_error("phone", _("Indiquez un numéro de mobile pour recevoir des SMS."))
+            elif not is_french_mobile(phone):
+                self.add_error("phone", NOT_A_FRENCH_MOBILE)
+        if cleaned.get("email_consent") and not email and "email" not in self.errors:
+            self.add_error("email", _("Indiquez une adresse e-mail pour recevoir des e-mails."))
+        return cleaned
+
+    def save_contact(self, organisation):
+        """Create the contact and record the consent the citizen gave, per channel."""
+        data = self.cleaned_data
+        contact = Contact.objects.create(
+            organisation=organisation, first_name=data["first_name"], last_name=data["last_name"],
+            phone=data.get("phone") or "", email=data.get("email") or "", address=data.get("address") or "",
+        )
+        for channel, field in ((Channel.SMS, "sms_consent"), (Channel.EMAIL, "email_consent")):
+            if data.get(field):
+                contact.record_consent(channel, True, source="citizen")
+        return contact
+
+
+def _initial_letter(value):
+    """The first letter, upper-case, without accent: "é" -> "E"."""
+    value = unicodedata.normalize("NFKD", (value or "").strip())
+    letters = [c for c in value if c.isalpha()]
+    return letters[0].upper() if letters else ""
+
+
+class InitialsForm(HoneypotMixin, DsfrBaseForm):
+    first_initial = forms.CharField(
+        label=_("Première lettre du prénom"), max_length=1, min_length=1,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": "2", "autocapitalize": "characters"}),
+    )
+    last_initial = forms.CharField(
+        label=_("Première lettre du nom"), max_length=1, min_length=1,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": "2", "autocapitalize": "characters"}),
+    )
+
+    def __init__(self, *args, contacts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.contacts = contacts
+        self.add_honeypot()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.check_honeypot()
+        given = (_initial_letter(cleaned.get("first_initial")), _initial_letter(cleaned.get("last_initial")))
+        if "" in given:
+            if not self.errors:
+                raise ValidationError(_("Indiquez une lettre dans chaque champ."), code="not_a_letter")
+            return cleaned
+        expected = {(_initial_letter(c.first_name), _initial_letter(c.last_name)) for c in self.contacts}
+        if given not in expected:
+            raise ValidationError(_("Ces initiales ne correspondent pas à celles de la personne ayant pris le rendez-vous."), code="wrong_initials")
+        return cleaned
+
+
+class CancelForm(HoneypotMixin, DsfrBaseForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_honeypot()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.check_honeypot()
+        return cleaned

@@ -1,0 +1,158 @@
+"""Agents' view of notifications: on each appointment's page (an inline added to the
+existing AppointmentAdmin from here, so that appointments/ knows nothing of notifications),
+a list with filters, and a resend action. The local outboxes, for development, are
+superuser-only: they hold every organisation's messages."""
+
+from django.contrib import admin, messages
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils.translation import gettext_lazy as _, ngettext
+
+from appointments.admin import AppointmentAdmin, scope
+
+from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent
+from .planning import enqueue
+
+READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "sequence", "resend", "status",
+            "provider", "provider_message_id", "error_code", "error_message", "segments", "attempts", "to",
+            "subject", "body", "created_at", "claimed_at", "sent_at", "updated_at"]
+
+
+def resend(notification):
+    """A new attempt for a notification that is not in flight: a new row (resend + 1) so
+    the history stays, refused while one for the same message is pending or sending."""
+    key = dict(appointment_id=notification.appointment_id, event=notification.event, channel=notification.channel,
+               sequence=notification.sequence, contact_id=notification.contact_id,
+               recipient_agent_id=notification.recipient_agent_id)
+    with transaction.atomic():
+        siblings = Notification.objects.select_for_update().filter(**key)
+        if any(s.status in IN_FLIGHT for s in siblings):
+            return None
+        number = (siblings.aggregate(n=Max("resend"))["n"] or 0) + 1
+        try:
+            with transaction.atomic():
+                copy = Notification.objects.create(to=notification.to, previous=notification.previous, resend=number, **key)
+        except IntegrityError:
+            return None  # another agent resent it at the same moment
+        transaction.on_commit(lambda: enqueue([(copy.pk, copy.channel)]))
+    return copy
+
+
+class StatusEventInline(admin.TabularInline):
+    model = StatusEvent
+    extra = 0
+    can_delete = False
+    fields = ["received_at", "status", "raw_event", "provider_code"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "appointment", "recipient_label", "event", "channel", "status", "error_code", "segments", "resend"]
+    list_filter = ["status", "channel", "event", "provider", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["provider_message_id", "=appointment__token"]
+    list_select_related = ["appointment__motif", "appointment__place__organisation", "appointment__organisation",
+                           "contact", "recipient_agent__user"]
+    readonly_fields = READONLY
+    fields = READONLY
+    inlines = [StatusEventInline]
+    actions = ["resend_selected"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return scope(super().get_queryset(request), request, "appointment__organisation")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("notifications.resend_notification")
+
+    @admin.display(description=_("destinataire"))
+    def recipient_label(self, obj):
+        return str(obj.recipient)
+
+    @admin.action(description=_("Renvoyer les notifications sélectionnées"), permissions=["resend"])
+    def resend_selected(self, request, queryset):
+        done, refused = 0, 0
+        for notification in queryset:
+            if notification.status in RESENDABLE and resend(notification):
+                done += 1
+            else:
+                refused += 1
+        if done:
+            self.message_user(request, ngettext("%d notification renvoyée.", "%d notifications renvoyées.", done) % done)
+        if refused:
+            self.message_user(request, ngettext(
+                "%d notification non renvoyée : un envoi est déjà en cours pour ce message.",
+                "%d notifications non renvoyées : un envoi est déjà en cours pour ces messages.", refused) % refused,
+                messages.WARNING)
+
+
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "event", "channel", "recipient_label", "status", "error_code", "sent_at", "resend"]
+    readonly_fields = fields
+    verbose_name_plural = _("notifications envoyées")
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # Not on the "add" page (nothing sent yet), and not in a POST: a read-only list
+        # should never make the appointment form fail for a missing inline formset.
+        match = getattr(request, "resolver_match", None)
+        on_add_page = match is not None and (match.url_name or "").endswith("_add")
+        return request.method == "GET" and not on_add_page and super().has_view_permission(request, obj)
+
+    @admin.display(description=_("destinataire"))
+    def recipient_label(self, obj):
+        return str(obj.recipient)
+
+
+if NotificationInline not in AppointmentAdmin.inlines:
+    AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, NotificationInline]
+
+
+class OutboxAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SmsOutboxMessage)
+class SmsOutboxAdmin(OutboxAdmin):
+    list_display = ["created_at", "to", "body", "segments"]
+    search_fields = ["to"]
+    readonly_fields = fields = ["created_at", "sender", "to", "body", "segments"]
+
+
+@admin.register(EmailOutboxMessage)
+class EmailOutboxAdmin(OutboxAdmin):
+    list_display = ["created_at", "to", "subject"]
+    search_fields = ["to", "subject"]
+    readonly_fields = fields = ["created_at", "message_id", "from_email", "to", "subject", "text", "html", "attachments"]
+

@@ -1,0 +1,226 @@
+"""Delivering one notification, exactly once as far as we can know.
+
+The sequence for one record:
+
+1. Claim: UPDATE ... SET status='sending' WHERE id=... AND status='pending'. Only one
+   task can win; a duplicate task, a redelivered message or a late retry finds nothing to
+   claim and sends nothing.
+2. Check it should still go out: the appointment has not started, still stands (or it is
+   the cancellation message), was not changed since (a newer message replaces this one),
+   and the recipient still consents on this channel. Otherwise: cancelled.
+3. Render and hand it to the provider.
+4. Record the provider's answer: sent (with its message id and SMS segment count), failed
+   (permanent error, with the provider's code), or back to pending for a retry (transient).
+
+A crash between the provider's answer and step 4 leaves the record in 'sending'. We do
+NOT send it again: this pipeline is **at-most-once** for that window. Why: we cannot know
+whether the provider accepted the message, and a duplicate cannot be taken back (a citizen
+told twice, or told a stale time), while a message in doubt can be found and settled:
+- the provider's own status report settles it: every SMS carries a status-callback URL
+  naming the record (?n=<id>), and emails carry the record id as ESP metadata, so a
+  callback for a message that did go out moves the record to sent/delivered by itself;
+- `recover_stalled()` (a periodic task) marks records still 'sending' after
+  STALLED_AFTER as 'uncertain' (« à vérifier »), shown to agents in the admin, who can
+  resend. Records still 'pending' after STALLED_AFTER (their task was lost: broker down at
+  commit time, a purge) are simply enqueued again: nothing was sent for them, and claiming
+  makes a double enqueue harmless.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from appointments.models import AppointmentStatus, Channel
+
+from .content import render_email, render_sms
+from .mail import classify
+from .models import Event, Notification, Status, StatusEvent
+from .sms import SmsError, SmsMessage, get_sms_backend
+
+log = logging.getLogger(__name__)
+
+STALLED_AFTER = timedelta(minutes=15)  # longer than the longest retry back-off (10 min)
+
+
+class NotClaimed(Exception):
+    pass
+
+
+def claim(notification_id, now):
+    return Notification.objects.filter(pk=notification_id, status=Status.PENDING).update(
+        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now,
+    ) == 1
+
+
+def load(notification_id):
+    return Notification.objects.select_related(
+        "appointment__motif__service", "appointment__organisation", "appointment__place__organisation",
+        "contact", "recipient_agent__user",
+    ).get(pk=notification_id)
+
+
+def why_not_send(notification, now):
+    """The reason this notification must no longer go out, or None."""
+    appointment = notification.appointment
+    if appointment.starts_at <= now:
+        return "Le rendez-vous a déjà commencé."
+    if notification.event != Event.CANCELLATION and appointment.status != AppointmentStatus.CONFIRMED:
+        return "Le rendez-vous n'est plus confirmé."
+    if notification.sequence != appointment.sequence and notification.event != Event.CANCELLATION:
+        return "Le rendez-vous a été modifié depuis : un message plus récent remplace celui-ci."
+    contact = notification.contact
+    if contact is not None:
+        allowed = contact.can_receive_sms() if notification.channel == Channel.SMS else contact.can_receive_email()
+        if not allowed:
+            return "Consentement retiré (ou coordonnées supprimées)."
+    elif not notification.recipient_agent.user.is_active:
+        return "Compte agent désactivé."
+    return None
+
+
+def finish(notification_id, status, *, only_from=(Status.SENDING,), raw_event="", provider_code="", **fields):
+    """Move the record to `status` if it is still in one of `only_from`; log the event."""
+    now = timezone.now()
+    moved = Notification.objects.filter(pk=notification_id, status__in=only_from).update(
+        status=status, updated_at=now, **fields
+    )
+    StatusEvent.objects.create(notification_id=notification_id, status=status, raw_event=raw_event,
+                               provider_code=provider_code, received_at=now)
+    return moved
+
+
+def status_callback_url(notification):
+    return f"{settings.PUBLIC_BASE_URL}{reverse('notifications:twilio-status')}?n={notification.pk}"
+
+
+class Senders:
+    """The provider clients a task uses. A batch task shares them across its messages: one
+    HTTP session to Twilio, one SMTP (or ESP) connection, instead of one per message."""
+
+    def __init__(self):
+        self._sms = None
+        self._email = None
+
+    def sms(self):
+        if self._sms is None:
+            self._sms = get_sms_backend()
+        return self._sms
+
+    def email(self):
+        if self._email is None:
+            self._email = get_connection()
+            self._email.open()
+        return self._email
+
+    def email_failed(self):
+        """After an error the connection may be half-broken: the next message opens anew."""
+        self.close()
+
+    def close(self):
+        if self._email is not None:
+            try:
+                self._email.close()
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
+            self._email = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def send_via_provider(notification, senders):
+    """Hand the message over; returns (provider, message_id, segments, subject, body) or
+    raises SmsError (transient or permanent)."""
+    appointment = notification.appointment
+    if notification.channel == Channel.SMS:
+        text, segments = render_sms(notification, appointment)
+        backend = senders.sms()
+        result = backend.send_messages([SmsMessage(
+            to=notification.to, body=text, status_callback=status_callback_url(notification), reference=str(notification.pk),
+        )])[0]
+        if result.error is not None:
+            raise result.error
+        return backend.name, result.message_id, segments, "", text
+    message = render_email(notification, appointment)
+    try:
+        senders.email().send_messages([message])
+    except Exception as exc:
+        senders.email_failed()
+        error = classify(exc)
+        if error is None:
+            raise
+        raise error from exc
+    status = getattr(message, "anymail_status", None)
+    message_id = (status and status.message_id) or message.extra_headers.get("Message-ID", "")
+    return email_provider(), str(message_id), None, message.subject, message.body
+
+
+def email_provider():
+    """"mailgun", "smtp", "locmem", "outbox": a short name for EMAIL_BACKEND."""
+    module, _, cls = settings.EMAIL_BACKEND.rpartition(".")
+    return module.rsplit(".", 1)[-1] if cls == "EmailBackend" else cls.removesuffix("EmailBackend").lower() or cls
+
+
+def deliver(notification_id, *, last_try=False, senders=None):
+    """Claim, check, send and record one notification. Returns what happened, as a word
+    for the task's log; raises TransientSmsError when a retry should follow."""
+    if senders is None:
+        with Senders() as own:
+            return deliver(notification_id, last_try=last_try, senders=own)
+    now = timezone.now()
+    if not claim(notification_id, now):
+        log.info("notification %s: not claimable (already handled or in progress)", notification_id)
+        return "skipped"
+    notification = load(notification_id)
+    reason = why_not_send(notification, now)
+    if reason:
+        finish(notification_id, Status.CANCELLED, error_message=reason, raw_event="cancelled")
+        log.info("notification %s: cancelled (%s)", notification_id, reason)
+        return "cancelled"
+    try:
+        provider, message_id, segments, subject, body = send_via_provider(notification, senders)
+    except SmsError as error:
+        if error.transient and not last_try:
+            # Release the claim: the retry (or the recovery sweep) claims it again.
+            finish(notification_id, Status.PENDING, error_code=error.code[:32], error_message=str(error)[:1000],
+                   raw_event="transient_error", provider_code=error.code[:32])
+            log.warning("notification %s: transient error %s, will retry", notification_id, error.code)
+            raise
+        finish(notification_id, Status.FAILED, error_code=error.code[:32], error_message=str(error)[:1000],
+               raw_event="gave_up" if error.transient else "permanent_error", provider_code=error.code[:32])
+        log.warning("notification %s: failed (%s)", notification_id, error.code)
+        return "failed"
+    sent = dict(provider=provider, provider_message_id=message_id, segments=segments, subject=subject[:255],
+                body=body, sent_at=timezone.now(), error_code="", error_message="")
+    if not finish(notification_id, Status.SENT, raw_event="accepted", **sent):
+        # The provider's status report (or the recovery sweep) got there first: keep its
+        # status, record the rest.
+        Notification.objects.filter(pk=notification_id).update(updated_at=timezone.now(), **sent)
+    log.info("notification %s: sent via %s", notification_id, provider)
+    return "sent"
+
+
+def recover_stalled(now=None):
+    """Re-enqueue records whose task was lost; flag records stuck mid-send for an agent.
+    Returns (re-enqueued, flagged)."""
+    from .planning import enqueue
+
+    now = now or timezone.now()
+    cutoff = now - STALLED_AFTER
+    lost = list(Notification.objects.filter(status=Status.PENDING, updated_at__lt=cutoff).values_list("pk", "channel")[:10_000])
+    if lost:
+        Notification.objects.filter(pk__in=[pk for pk, _ in lost], status=Status.PENDING).update(updated_at=now)
+        enqueue(lost)
+    stuck = list(Notification.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list("pk", flat=True))
+    for pk in stuck:
+        finish(pk, Status.UNCERTAIN, raw_event="stalled",
+               error_message="Envoi interrompu : le message est peut-être parti. À vérifier avant de renvoyer.")
+    return len(lost), len(stuck)

@@ -1,0 +1,179 @@
+"""What was (or is to be) told to whom: one Notification per recipient, event, channel and
+version of the appointment, plus the log of delivery statuses coming back, and the local
+outboxes that stand in for the SMS and email providers in development."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from appointments.models import Agent, Appointment, Channel, Contact
+
+
+class Event(models.TextChoices):
+    CONFIRMATION = "confirmation", _("confirmation")
+    CHANGE = "change", _("modification")
+    CANCELLATION = "cancellation", _("annulation")
+    REMINDER = "reminder", _("rappel")
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", _("à envoyer")
+    SENDING = "sending", _("envoi en cours")
+    SENT = "sent", _("envoyé")
+    DELIVERED = "delivered", _("délivré")
+    UNDELIVERED = "undelivered", _("non délivré")
+    BOUNCED = "bounced", _("rejeté par le destinataire")
+    FAILED = "failed", _("échec")
+    CANCELLED = "cancelled", _("annulé (plus à envoyer)")
+    # A worker died between claiming the record and recording the provider's answer: the
+    # message may or may not have gone out. An agent checks (and may resend); a late status
+    # callback from the provider settles it on its own.
+    UNCERTAIN = "uncertain", _("à vérifier")
+
+
+# How far along a notification is: a status report may only move it forward, so that a
+# late "sent" never overwrites "delivered".
+STATUS_RANK = {
+    Status.PENDING: 0,
+    Status.SENDING: 1,
+    Status.UNCERTAIN: 1,
+    Status.SENT: 2,
+    Status.DELIVERED: 3,
+    Status.UNDELIVERED: 3,
+    Status.BOUNCED: 3,
+    Status.FAILED: 3,
+    Status.CANCELLED: 3,
+}
+IN_FLIGHT = (Status.PENDING, Status.SENDING)
+RESENDABLE = (Status.FAILED, Status.UNDELIVERED, Status.BOUNCED, Status.UNCERTAIN, Status.CANCELLED,
+              Status.SENT, Status.DELIVERED)
+
+
+class Notification(models.Model):
+    """One message to one recipient (a contact, or an agent for agents' emails) about one
+    event of one version (`sequence`) of an appointment, on one channel.
+
+    The unique constraints are what make "never twice" hold whatever runs twice: a second
+    signal, a second sweep, a retried task. An agent's deliberate resend is a new row with
+    `resend` + 1.
+    """
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("rendez-vous"))
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name=_("usager"))
+    recipient_agent = models.ForeignKey(Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name=_("agent destinataire"))
+    event = models.CharField(_("événement"), max_length=16, choices=Event.choices)
+    channel = models.CharField(_("canal"), max_length=8, choices=Channel.choices)
+    sequence = models.PositiveIntegerField(_("version du rendez-vous"))
+    resend = models.PositiveSmallIntegerField(_("renvoi n°"), default=0)
+    # For a change: what the appointment was before, as shown to the citizen.
+    previous = models.JSONField(_("avant la modification"), default=dict, blank=True)
+
+    status = models.CharField(_("statut"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    provider = models.CharField(_("prestataire"), max_length=32, blank=True)
+    provider_message_id = models.CharField(_("identifiant chez le prestataire"), max_length=255, blank=True, db_index=True)
+    error_code = models.CharField(_("code d'erreur"), max_length=32, blank=True)
+    error_message = models.TextField(_("erreur"), blank=True)
+    segments = models.PositiveSmallIntegerField(_("segments SMS"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    to = models.CharField(_("destinataire"), max_length=254)
+    subject = models.CharField(_("objet"), max_length=255, blank=True)
+    body = models.TextField(_("texte envoyé"), blank=True)
+
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("prise en charge le"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("envoyée le"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("mise à jour le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        ordering = ["-created_at", "-id"]
+        permissions = [("resend_notification", _("Peut renvoyer une notification"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "contact", "event", "channel", "sequence", "resend"],
+                condition=Q(contact__isnull=False), name="notification_once_per_contact",
+            ),
+            models.UniqueConstraint(
+                fields=["appointment", "recipient_agent", "event", "channel", "sequence", "resend"],
+                condition=Q(recipient_agent__isnull=False), name="notification_once_per_agent",
+            ),
+            models.CheckConstraint(
+                condition=Q(contact__isnull=False, recipient_agent__isnull=True)
+                | Q(contact__isnull=True, recipient_agent__isnull=False),
+                name="notification_one_recipient",
+            ),
+        ]
+        indexes = [
+            # The recovery sweep looks for records stuck in one state for too long.
+            models.Index(fields=["status", "updated_at"], name="notification_status_age_idx",
+                         condition=Q(status__in=["pending", "sending"])),
+        ]
+
+    def __str__(self):
+        return f"{self.get_event_display()} {self.get_channel_display()} #{self.pk}"
+
+    @property
+    def recipient(self):
+        return self.contact or self.recipient_agent
+
+    @property
+    def recipient_key(self):
+        return {"contact": self.contact} if self.contact_id else {"recipient_agent": self.recipient_agent}
+
+
+class StatusEvent(models.Model):
+    """Every status report about a notification, as received (append-only)."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="status_events")
+    status = models.CharField(_("statut"), max_length=16, choices=Status.choices)
+    provider_code = models.CharField(_("code du prestataire"), max_length=32, blank=True)
+    raw_event = models.CharField(_("événement reçu"), max_length=64, blank=True)
+    received_at = models.DateTimeField(_("reçu le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("statut reçu")
+        verbose_name_plural = _("statuts reçus")
+        ordering = ["received_at", "id"]
+
+    def __str__(self):
+        return f"{self.raw_event or self.status} {self.received_at:%d/%m/%Y %H:%M:%S}"
+
+
+class SmsOutboxMessage(models.Model):
+    """An SMS "sent" by the outbox backend (development): stored for a person to read."""
+
+    sender = models.CharField(_("expéditeur"), max_length=64, blank=True)
+    to = models.CharField(_("destinataire"), max_length=32)
+    body = models.TextField(_("texte"))
+    segments = models.PositiveSmallIntegerField(_("segments"))
+    created_at = models.DateTimeField(_("envoyé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("SMS (boîte d'envoi locale)")
+        verbose_name_plural = _("SMS (boîte d'envoi locale)")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"SMS {self.to} {self.created_at:%d/%m/%Y %H:%M}"
+
+
+class EmailOutboxMessage(models.Model):
+    """An email "sent" by the outbox email backend (development)."""
+
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    from_email = models.CharField(_("expéditeur"), max_length=254)
+    to = models.TextField(_("destinataires"))
+    subject = models.CharField(_("objet"), max_length=255, blank=True)
+    text = models.TextField(_("texte"), blank=True)
+    html = models.TextField(_("HTML"), blank=True)
+    attachments = models.TextField(_("pièces jointes"), blank=True)
+    created_at = models.DateTimeField(_("envoyé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("e-mail (boîte d'envoi locale)")
+        verbose_name_plural = _("e-mails (boîte d'envoi locale)")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.subject} → {self.to}"

@@ -1,0 +1,53 @@
+"""The notifications' side of appointments' domain events (connected in apps.ready)."""
+
+from django.dispatch import receiver
+from django.utils import timezone
+
+from appointments import signals
+
+from .content import describe_previous
+from .models import Event, Notification, Status, StatusEvent
+from .planning import agent_notifications, contact_notifications, not_started, save_and_enqueue
+
+
+def _plan(appointment, event, *, actor, agent, previous=None):
+    now = timezone.now()
+    if not not_started(appointment, now):
+        return  # nothing is said about an appointment that has already begun
+    rows = contact_notifications(appointment, event, previous=previous)
+    rows += agent_notifications(appointment, event, actor=actor, acting_agent=agent, previous=previous, now=now)
+    save_and_enqueue(rows)
+
+
+@receiver(signals.appointment_confirmed, dispatch_uid="notifications.confirmed")
+def on_confirmed(sender, appointment, actor, agent=None, **kwargs):
+    _plan(appointment, Event.CONFIRMATION, actor=actor, agent=agent)
+
+
+@receiver(signals.appointment_changed, dispatch_uid="notifications.changed")
+def on_changed(sender, appointment, actor, agent=None, previous=None, **kwargs):
+    _plan(appointment, Event.CHANGE, actor=actor, agent=agent, previous=describe_previous(appointment, previous or {}))
+
+
+@receiver(signals.appointment_cancelled, dispatch_uid="notifications.cancelled")
+def on_cancelled(sender, appointment, actor, agent=None, **kwargs):
+    _plan(appointment, Event.CANCELLATION, actor=actor, agent=agent)
+
+
+@receiver(signals.consent_changed, dispatch_uid="notifications.consent")
+def on_consent_changed(sender, contact, record, **kwargs):
+    """A withdrawal cancels what is still waiting on that channel (a message already being
+    handed to the provider can't be called back)."""
+    if record.granted:
+        return
+    waiting = Notification.objects.filter(contact=contact, channel=record.channel, status=Status.PENDING)
+    ids = list(waiting.values_list("pk", flat=True))
+    if not ids:
+        return
+    Notification.objects.filter(pk__in=ids, status=Status.PENDING).update(
+        status=Status.CANCELLED, error_message="Consentement retiré.", updated_at=timezone.now()
+    )
+    StatusEvent.objects.bulk_create([
+        StatusEvent(notification_id=pk, status=Status.CANCELLED, raw_event="consent_withdrawn") for pk in ids
+    ])
+

@@ -1,0 +1,102 @@
+"""Webhooks: Twilio's status callbacks and inbound SMS (signature checked with twilio's
+RequestValidator against PUBLIC_BASE_URL + the path), and anymail's normalised tracking
+events (anymail checks its WEBHOOK_SECRET and the ESP's signature)."""
+
+import logging
+import re
+import unicodedata
+
+from anymail.signals import tracking
+from django.conf import settings
+from django.dispatch import receiver
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+from appointments.models import Channel, ConsentSource, Contact
+
+from .models import Notification
+from .status import ANYMAIL_STATUSES, TWILIO_STATUSES, apply_status
+
+log = logging.getLogger(__name__)
+
+# Replies that withdraw SMS consent (compared without accents, case or punctuation).
+STOP_WORDS = {"STOP", "ARRET", "STOP SMS", "STOPSMS", "ARRETER", "DESABONNER", "UNSUBSCRIBE"}
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def twilio_signature_ok(request):
+    token = settings.TWILIO_AUTH_TOKEN
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        return False
+    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    return RequestValidator(token).validate(url, request.POST, signature)
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request):
+    if not twilio_signature_ok(request):
+        return HttpResponseForbidden("invalid signature")
+    sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
+    raw = request.POST.get("MessageStatus") or request.POST.get("SmsStatus") or ""
+    status = TWILIO_STATUSES.get(raw)
+    if not sid or status is None:
+        return HttpResponseBadRequest("missing or unknown MessageSid/MessageStatus")
+    notification = Notification.objects.filter(provider_message_id=sid, channel=Channel.SMS).first()
+    if notification is None and request.GET.get("n", "").isdigit():
+        # The sender crashed before saving Twilio's id: the URL names the record.
+        notification = Notification.objects.filter(pk=int(request.GET["n"]), channel=Channel.SMS,
+                                                    provider_message_id__in=["", sid]).first()
+    if notification is None:
+        log.warning("twilio status %s for an unknown message", raw)
+        return HttpResponse(status=204)
+    apply_status(notification, status, raw_event=f"twilio:{raw}", provider_code=request.POST.get("ErrorCode", ""),
+                 provider_message_id=sid)
+    return HttpResponse(status=204)
+
+
+def normalise_reply(text):
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).upper()
+    return " ".join(re.sub(r"[^A-Z ]", " ", text).split())
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request):
+    if not twilio_signature_ok(request):
+        return HttpResponseForbidden("invalid signature")
+    if normalise_reply(request.POST.get("Body")) in STOP_WORDS:
+        number = request.POST.get("From", "")
+        contacts = Contact.objects.filter(phone=number, sms_consent=True) if number else Contact.objects.none()
+        count = 0
+        for contact in contacts:
+            contact.record_consent(Channel.SMS, False, source=ConsentSource.INBOUND_SMS)
+            count += 1
+        log.info("inbound STOP: SMS consent withdrawn for %d contact(s)", count)
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+@receiver(tracking, dispatch_uid="notifications.anymail_tracking")
+def on_anymail_tracking(sender, event, esp_name, **kwargs):
+    notification = None
+    if event.message_id:
+        notification = Notification.objects.filter(provider_message_id=str(event.message_id), channel=Channel.EMAIL).first()
+    reference = str((event.metadata or {}).get("notification_id", ""))
+    if notification is None and reference.isdigit():
+        notification = Notification.objects.filter(pk=int(reference), channel=Channel.EMAIL).first()
+    if notification is None:
+        return
+    if event.event_type in ("unsubscribed", "complained") and notification.contact_id:
+        contact = notification.contact
+        if contact.email_consent:
+            contact.record_consent(Channel.EMAIL, False, source=ConsentSource.EMAIL_UNSUBSCRIBE)
+        return
+    status = ANYMAIL_STATUSES.get(event.event_type)
+    if status is None:
+        return  # deferred, opened, clicked...: not a delivery status we keep
+    apply_status(notification, status, raw_event=f"{esp_name}:{event.event_type}",
+                 provider_code=(event.reject_reason or "")[:32], provider_message_id=str(event.message_id or ""))

@@ -1,0 +1,162 @@
+"""End to end, with real processes: PostgreSQL, Redis, a `celery -A rdv worker` started by the
+test, the Twilio-compatible stand-in (requests validated against Twilio's OpenAPI spec, signed
+status callbacks to this app served by live_server) and a real SMTP server."""
+
+import os
+import signal
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from appointments.models import Motif
+from notifications.models import Event, Notification, Status
+from notifications.reminders import sweep_due_reminders
+
+from .support.processes import celery_worker, flush_redis, process_env, tasks_go_to_broker
+from .support.smtp_server import SMTPServer
+from .support.twilio_standin import TwilioStandin
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PARIS = ZoneInfo("Europe/Paris")
+GUADELOUPE = ZoneInfo("America/Guadeloupe")
+
+
+@pytest.fixture
+def providers(live_server, settings):
+    """The stand-ins, and a worker environment pointed at them and at this app for callbacks."""
+    with TwilioStandin(auto_statuses=("sent", "delivered")) as twilio, SMTPServer() as smtp:
+        settings.PUBLIC_BASE_URL = live_server.url
+        settings.TWILIO_AUTH_TOKEN = twilio.auth_token
+        env = process_env(**twilio.settings(from_="RDV"), **smtp.settings(), PUBLIC_BASE_URL=live_server.url,
+                          NOTIFICATIONS_RETRY_BACKOFF=1)
+        flush_redis()
+        yield twilio, smtp, env
+
+
+def wait_for(condition, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def statuses(**filters):
+    return sorted(Notification.objects.filter(**filters).values_list("channel", "status"))
+
+
+def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
+    twilio, smtp, env = providers
+    contact = demo.contact(first_name="Anaïs", last_name="N'Diaye")
+    with celery_worker(env), tasks_go_to_broker():
+        appointment = demo.book(contacts=[contact], starts_at=datetime(2027, 2, 16, 14, 30, tzinfo=PARIS))
+        [sms] = twilio.wait_for_messages(1)
+        [email] = smtp.wait_for_messages(1)
+        wait_for(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], what="the delivery report")
+        time.sleep(0.5)  # nothing else arrives
+    assert len(twilio.messages) == 1 and len(smtp.messages) == 1
+
+    assert sms.to == "+33612345678" and sms.from_ == "RDV" and sms.num_segments == 1
+    assert sms.body == ("RDV Service Public : RDV Titres d'identité confirmé le mardi 16 février 2027 à 14h30, "
+                        f"sur place. Infos ou annulation : {appointment.link_url()}")
+    record = Notification.objects.get(channel="sms")
+    assert sms.status_callback == f"{env['PUBLIC_BASE_URL']}/webhooks/twilio/status?n={record.pk}"
+    assert (record.provider_message_id, record.segments) == (sms.sid, 1)
+
+    assert email.to == ["lea.dupont@exemple.fr"] or "lea.dupont@exemple.fr" in str(email.to)
+    # (.strip(): Django folds a long encoded Subject right after "Subject:")
+    assert email.subject.strip() == "Rendez-vous confirmé le mardi 16 février 2027 à 14h30 — Titres d'identité"
+    for part in (email.text, email.html):
+        for field in ("mardi 16 février 2027 à 14h30", "Anaïs", "Demande ou renouvellement de carte nationale",
+                      "20 minutes", "215 rue Duguesclin, 69003 Lyon", "Apportez votre pré-demande ANTS",
+                      appointment.link_url()):
+            assert field in part
+    assert "N'Diaye" in email.text and "Titres d'identité" in email.text
+    assert "METHOD:REQUEST" in email.calendar and "SEQUENCE:0" in email.calendar
+
+
+@pytest.mark.parametrize("zone, motif_org, starts_at, expected_date", [
+    # The Monday after the switch to summer time (Sunday 28 March 2027).
+    ("paris", "lyon", datetime(2027, 3, 29, 9, 0, tzinfo=PARIS), "lundi 29 mars 2027 à 9h00"),
+    # The Monday after the switch back to winter time (Sunday 31 October 2027).
+    ("paris", "lyon", datetime(2027, 11, 1, 9, 0, tzinfo=PARIS), "lundi 1er novembre 2027 à 9h00"),
+    # Overseas: Guadeloupe keeps UTC-4 all year.
+    ("guadeloupe", "guadeloupe", datetime(2027, 3, 29, 8, 0, tzinfo=GUADELOUPE), "lundi 29 mars 2027 à 8h00"),
+])
+def test_a_reminder_arrives_once_48_hours_before(demo, providers, zone, motif_org, starts_at, expected_date):
+    twilio, smtp, env = providers
+    organisation = getattr(demo, motif_org)
+    motif = Motif.objects.filter(organisation=organisation).first()
+    contact = demo.contact(organisation)
+    with time_machine.travel(starts_at - timedelta(days=20)):
+        appointment = demo.book(motif=motif, contacts=[contact], starts_at=starts_at,
+                                agents=[organisation.agents.first()])
+    Notification.objects.all().delete()  # the confirmation is not what this test is about
+    due = starts_at.astimezone(ZoneInfo("UTC")) - timedelta(hours=48)
+    assert appointment.reminder_due_at == due
+    with celery_worker(env), tasks_go_to_broker():
+        for moment, expected in ((due - timedelta(minutes=1), 0), (due, 1), (due + timedelta(minutes=1), 0),
+                                 (due + timedelta(hours=1), 0)):
+            with time_machine.travel(moment, tick=False):
+                assert sweep_due_reminders() == expected
+        [sms] = twilio.wait_for_messages(1)
+        [email] = smtp.wait_for_messages(1)
+        wait_for(lambda: statuses(event=Event.REMINDER) == [("email", "sent"), ("sms", "delivered")], what="reminders")
+        time.sleep(0.5)
+    assert len(twilio.messages) == 1 and len(smtp.messages) == 1
+    assert "rappel, RDV" in sms.body and expected_date in sms.body and sms.num_segments == 1
+    assert email.subject.strip().startswith(f"Rappel : rendez-vous le {expected_date}")
+
+
+def test_a_provider_failing_then_recovering_sends_each_message_once(demo, providers):
+    twilio, smtp, env = providers
+    twilio.fail_next(2, status=503)
+    smtp.fail_next(1, code=451)
+    with celery_worker(env), tasks_go_to_broker():
+        demo.book()
+        wait_for(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], timeout=30, what="retries")
+        time.sleep(0.5)
+    assert len(twilio.messages) == 1 and len(smtp.messages) == 1
+    assert twilio.stats()["failed"] == 2
+    sms = Notification.objects.get(channel="sms")
+    email = Notification.objects.get(channel="email")
+    assert (sms.attempts, email.attempts) == (3, 2)
+
+
+def test_a_permanent_refusal_is_recorded_and_not_retried(demo, providers):
+    twilio, smtp, env = providers
+    twilio.reject_recipient("+33612345678", code=21610)
+    with celery_worker(env), tasks_go_to_broker():
+        demo.book()
+        wait_for(lambda: ("sms", "failed") in statuses(), what="the refusal")
+        time.sleep(1)
+    sms = Notification.objects.get(channel="sms")
+    assert (sms.status, sms.error_code, sms.attempts) == (Status.FAILED, "21610", 1)
+    assert twilio.messages == []
+
+
+def test_a_worker_killed_mid_send_sends_nothing_twice(demo, providers):
+    """The pool process dies while Twilio is answering. acks_late + reject_on_worker_lost
+    put the task back; the redelivered task finds the record claimed and sends nothing;
+    Twilio's status callback (naming the record) then settles it as delivered."""
+    twilio, smtp, env = providers
+    twilio.set_delay(2)
+    with celery_worker(env, concurrency=1) as worker, tasks_go_to_broker():
+        demo.book(contacts=[demo.contact(email="", email_consent=False)])
+        wait_for(lambda: twilio.stats()["requests"] >= 1, what="the request to Twilio")
+        children = [pid for pid in worker.group_pids() if pid != worker.pid]
+        assert children, "no pool process to kill"
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        worker.wait_for_log(r"notification \d+: not claimable", timeout=30)
+        wait_for(lambda: statuses() == [("sms", "delivered")], timeout=15, what="the late delivery report")
+        time.sleep(0.5)
+    assert len(twilio.messages) == 1
+    record = Notification.objects.get()
+    assert record.provider_message_id == twilio.messages[0].sid

@@ -1,0 +1,103 @@
+"""SMS backends: chosen by SMS_BACKEND like Django's EMAIL_BACKEND, and Twilio's answers
+sorted into sent, transient (retry) and permanent (record and stop)."""
+
+import io
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from notifications.models import SmsOutboxMessage
+from notifications.sms import SmsMessage, get_sms_backend
+from notifications.sms.backends.base import PermanentSmsError, TransientSmsError
+
+from .notifying import ScriptedSmsBackend
+
+MESSAGE = SmsMessage(to="+33612345678", body="RDV Service Public : rappel", status_callback="https://rdv.example.fr/webhooks/twilio/status?n=1")
+
+
+@pytest.mark.parametrize("name", ["outbox", "console", "locmem", "tests.notifying.ScriptedSmsBackend"])
+def test_backends_are_named_by_short_name_or_dotted_path(name):
+    assert get_sms_backend(name).__class__.__module__.startswith(("notifications.sms.backends", "tests."))
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("carrier-pigeon", "is not one of"),
+    ("notifications.sms.backends.nowhere.SmsBackend", "cannot import"),
+    ("notifications.models.Notification", "not a BaseSmsBackend subclass"),
+])
+def test_a_wrong_sms_backend_setting_says_what_is_wrong(name, problem):
+    with pytest.raises(ImproperlyConfigured, match=problem):
+        get_sms_backend(name)
+
+
+@override_settings(TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="")
+def test_twilio_without_credentials_is_refused_clearly():
+    with pytest.raises(ImproperlyConfigured, match="TWILIO_ACCOUNT_SID"):
+        get_sms_backend("twilio")
+
+
+def test_the_outbox_keeps_messages_for_a_person_to_read(db):
+    [result] = get_sms_backend("outbox").send_messages([MESSAGE])
+    stored = SmsOutboxMessage.objects.get()
+    assert result.ok and result.message_id == f"outbox-{stored.pk}"
+    assert (stored.to, stored.body, stored.segments) == ("+33612345678", "RDV Service Public : rappel", 1)
+
+
+def test_the_console_prints_messages():
+    stream = io.StringIO()
+    [result] = get_sms_backend("console", stream=stream).send_messages([MESSAGE])
+    assert result.ok and "RDV Service Public : rappel" in stream.getvalue()
+
+
+def test_a_refused_message_is_a_result_not_an_exception():
+    ScriptedSmsBackend.reset([PermanentSmsError("no", code=21211)])
+    first, second = get_sms_backend("tests.notifying.ScriptedSmsBackend").send_messages([MESSAGE, MESSAGE])
+    assert (first.ok, first.error.code, second.ok) == (False, "21211", True)
+
+
+# --- Twilio, against the local Twilio-compatible stand-in ------------------------------------
+
+@pytest.fixture
+def twilio(twilio_standin):
+    with override_settings(**twilio_standin.settings(from_="RDV")):
+        yield twilio_standin
+
+
+def test_twilio_sends_with_sender_and_status_callback(twilio):
+    [result] = get_sms_backend().send_messages([MESSAGE])
+    [sent] = twilio.messages
+    assert result.ok and result.message_id == sent.sid
+    assert (sent.to, sent.from_, sent.body, sent.status_callback, sent.num_segments) == (
+        "+33612345678", "RDV", MESSAGE.body, MESSAGE.status_callback, 1)
+
+
+def test_twilio_can_send_through_a_messaging_service(twilio):
+    with override_settings(TWILIO_FROM="", TWILIO_MESSAGING_SERVICE_SID="MG" + "0" * 32):
+        [result] = get_sms_backend().send_messages([MESSAGE])
+    assert result.ok and twilio.messages[0].messaging_service_sid == "MG" + "0" * 32
+
+
+@pytest.mark.parametrize("status, code, transient", [
+    (500, None, True), (503, None, True), (429, None, True),
+    (400, 21211, False), (400, 21610, False), (400, 21614, False),
+])
+def test_twilio_errors_are_transient_or_permanent(twilio, status, code, transient):
+    twilio.fail_next(1, status=status, code=code)
+    [result] = get_sms_backend().send_messages([MESSAGE])
+    assert not result.ok
+    assert isinstance(result.error, TransientSmsError if transient else PermanentSmsError)
+    assert result.error.code == str(code or {500: 20500, 503: 20500, 429: 20429}[status])
+
+
+def test_twilio_unreachable_is_transient(db):
+    with override_settings(SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID="AC" + "0" * 32, TWILIO_AUTH_TOKEN="x",
+                           TWILIO_FROM="RDV", TWILIO_API_BASE_URL="http://127.0.0.1:9"):
+        [result] = get_sms_backend().send_messages([MESSAGE])
+    assert isinstance(result.error, TransientSmsError) and result.error.code == "network"
+
+
+def test_twilio_timeout_is_transient(twilio):
+    twilio.set_delay(2)
+    [result] = get_sms_backend(timeout=0.5).send_messages([MESSAGE])
+    assert isinstance(result.error, TransientSmsError)
