@@ -29,8 +29,10 @@ def main():
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--drain", type=int, default=100_000, help="reminders in the drain run (100,000)")
-    parser.add_argument("--keep-db", action="store_true", help="reuse the rdv_bench database as it is")
+    parser.add_argument("--drain", type=int, default=10_000,
+                        help="reminders in the drain run; drain_100k_s is extrapolated from it when under 100,000")
+    parser.add_argument("--keep-db", action="store_true",
+                        help="reuse the rdv_bench database as it is, and the figures of the sections not run again")
     args = parser.parse_args()
     sections = [s for s in args.only.split(",") if s]
     sizes = tuple(int(s) for s in args.sizes.split(","))
@@ -42,8 +44,12 @@ def main():
         database.recreate()
     activate()
 
-    results = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}"}
+    results = {}
+    if args.keep_db and RESULTS.exists():
+        # Sections not run again keep their figures from the run that made this database.
+        results = json.loads(RESULTS.read_text())
+    results.update(started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   machine=f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}")
     for section in sections:
         print(f"Running {section}…", flush=True)
         started = time.monotonic()

@@ -2,8 +2,10 @@
 Twilio-compatible HTTP endpoint and the SMTP server, each in its own process) through Redis
 and a real 2-process worker; then the drain of 100,000 reminders, sweep included.
 
-Celery's per-provider rate limits (SMS_RATE_LIMIT, EMAIL_RATE_LIMIT) are switched off here:
-they are a policy agreed with each provider, not the capacity being measured.
+The sweep enqueues reminders in batch tasks (notifications/planning.py: 100 records per task,
+one provider connection per batch), so deliveries are counted where they arrive, at the
+stand-ins. Celery's per-provider rate limits (SMS_RATE_LIMIT, EMAIL_RATE_LIMIT) are switched
+off here: they are a policy agreed with each provider, not the capacity being measured.
 """
 
 import time
@@ -12,7 +14,7 @@ from . import broker
 from .processes import Worker
 from .sweep import make_due
 
-APPOINTMENTS = 5_000  # x 2 channels = 10,000 notifications for the rate
+APPOINTMENTS = 2_000  # x 2 channels = 4,000 notifications for the rate
 DRAIN_REMINDERS = 100_000
 NOTIFICATION_QUEUES = ["sms", "email"]
 
@@ -35,22 +37,38 @@ def _status_counts():
     return dict(Notification.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
 
 
+def _time_deliveries(twilio, smtp, expected, worker, timeout=3600):
+    """Watch the stand-ins' counters: from the first message delivered to the last; returns
+    (messages counted in that span, seconds). Counting where the messages arrive works
+    whatever the tasks carry (one notification, or a batch of them)."""
+    before = _delivered(twilio, smtp)
+    deadline = time.monotonic() + timeout
+    while (first := _delivered(twilio, smtp) - before) == 0:
+        _check(worker, deadline, 0, expected)
+        time.sleep(0.02)
+    started = time.monotonic()
+    while (done := _delivered(twilio, smtp) - before) < expected:
+        _check(worker, deadline, done, expected)
+        time.sleep(0.05)
+    return done - first, time.monotonic() - started
+
+
+def _check(worker, deadline, done, expected):
+    if time.monotonic() > deadline or worker.process.poll() is not None:
+        raise RuntimeError(f"{done} of {expected} notifications delivered")
+
+
 def measure_rate(twilio, smtp, worker_env, appointments=APPOINTMENTS):
-    """Queue 2N reminders first, then start the worker and time the drain."""
+    """Queue 2N reminders first (the sweep), then start the worker and time the deliveries."""
     broker.flush()
     due = make_due(appointments)
-    claimed = _sweep()
-    expected = 2 * claimed
-    before = _delivered(twilio, smtp)
+    expected = 2 * _sweep()
     worker = Worker(name="pipeline-worker", **worker_env)
     try:
-        counted, seconds = broker.wait_drained(NOTIFICATION_QUEUES, expected)
+        counted, seconds = _time_deliveries(twilio, smtp, expected, worker)
         rss = worker.rss_mb()
     finally:
         worker.stop()
-    delivered = _delivered(twilio, smtp) - before
-    if delivered != expected:
-        raise RuntimeError(f"rate run: {expected} reminders planned, {delivered} reached the stand-ins")
     return {
         "pipeline_appointments": due,
         "pipeline_notifications": expected,
@@ -76,14 +94,17 @@ def measure_drain(twilio, smtp, worker_env, reminders=DRAIN_REMINDERS):
         expected = 2 * claimed
         deadline = started + 3600
         while _delivered(twilio, smtp) - before < expected:
-            if time.monotonic() > deadline or worker.process.poll() is not None:
-                raise RuntimeError(f"drain: {_delivered(twilio, smtp) - before} of {expected} delivered")
+            _check(worker, deadline, _delivered(twilio, smtp) - before, expected)
             time.sleep(0.2)
         drain_s = time.monotonic() - started
     finally:
         worker.stop()
-    return {"drain_reminders": expected, "drain_appointments": claimed, "drain_sweep_s": round(sweep_s, 1),
-            "drain_100k_s": round(drain_s * DRAIN_REMINDERS / expected, 1), "drain_measured_s": round(drain_s, 1)}
+    results = {"drain_reminders": expected, "drain_appointments": claimed, "drain_sweep_s": round(sweep_s, 1),
+               "drain_measured_s": round(drain_s, 1), "drain_100k_s": round(drain_s * DRAIN_REMINDERS / expected, 1)}
+    if expected != DRAIN_REMINDERS:
+        results["drain_note"] = (f"drain_100k_s extrapolated linearly from a measured drain of {expected:,} reminders "
+                                 f"({drain_s:.0f} s): 100,000 is too long a run for this machine")
+    return results
 
 
 def run(drain_reminders=DRAIN_REMINDERS):
@@ -92,7 +113,7 @@ def run(drain_reminders=DRAIN_REMINDERS):
         from tests.support.processes import smtp_server_process, twilio_standin_process
     except ImportError as exc:
         return {"pipeline_skipped": f"notification pipeline or stand-ins missing ({exc})"}
-    with twilio_standin_process() as twilio, smtp_server_process() as smtp:
+    with twilio_standin_process(validation="fast") as twilio, smtp_server_process() as smtp:
         worker_env = {**twilio.settings(), **smtp.settings(), "SMS_RATE_LIMIT": "", "EMAIL_RATE_LIMIT": ""}
         results = measure_rate(twilio, smtp, worker_env)
         results.update(measure_drain(twilio, smtp, worker_env, drain_reminders))

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -207,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
     "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Personal data retention (notifications/retention.py), daily at 03:30 UTC.
+CELERY_IMPORTS = ["notifications.retention"]
+CELERY_BEAT_SCHEDULE["apply-retention"] = {
+    "task": "notifications.apply_retention", "schedule": crontab(hour=3, minute=30),
+}
 # Beat answers `celery inspect ping` (its container health check) on a real broker.
 CELERY_BEAT_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("filesystem://")
 
@@ -247,6 +253,16 @@ EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
 # doubling, capped at 10 minutes, with jitter), then recorded as failed.
 NOTIFICATIONS_RETRY_BACKOFF = env.int("NOTIFICATIONS_RETRY_BACKOFF", default=10)
 NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
+
+# --- Personal data retention (RGPD) --------------------------------------------------------
+
+# Days after the end of its appointment when a notification's text and recipient are erased
+# (the reference service anonymises its receipts after 6 months).
+RETENTION_NOTIFICATION_BODY_DAYS = env.int("RETENTION_NOTIFICATION_BODY_DAYS", default=180)
+# Days after the end of their last appointment when a contact is anonymised (2 years).
+RETENTION_CONTACT_DAYS = env.int("RETENTION_CONTACT_DAYS", default=730)
+if RETENTION_NOTIFICATION_BODY_DAYS < 1 or RETENTION_CONTACT_DAYS < 1:
+    raise ImproperlyConfigured("RETENTION_NOTIFICATION_BODY_DAYS and RETENTION_CONTACT_DAYS must be at least 1.")
 
 # --- Flower --------------------------------------------------------------------------------
 
