@@ -39,7 +39,9 @@ def main():
 
     from . import database
 
-    if not args.keep_db:
+    if args.keep_db:
+        database.manage("migrate", "--noinput")
+    else:
         print("Creating the scratch database…", flush=True)
         database.recreate()
     activate()

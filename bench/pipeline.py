@@ -29,14 +29,6 @@ def _sweep():
     return sweep_due_reminders()
 
 
-def _status_counts():
-    from django.db.models import Count
-
-    from notifications.models import Notification
-
-    return dict(Notification.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-
-
 def _time_deliveries(twilio, smtp, expected, worker, timeout=3600):
     """Watch the stand-ins' counters: from the first message delivered to the last; returns
     (messages counted in that span, seconds). Counting where the messages arrive works
@@ -117,5 +109,4 @@ def run(drain_reminders=DRAIN_REMINDERS):
         worker_env = {**twilio.settings(), **smtp.settings(), "SMS_RATE_LIMIT": "", "EMAIL_RATE_LIMIT": ""}
         results = measure_rate(twilio, smtp, worker_env)
         results.update(measure_drain(twilio, smtp, worker_env, drain_reminders))
-        results["pipeline_status_counts"] = _status_counts()
     return results
