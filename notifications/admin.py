@@ -156,3 +156,5 @@ class EmailOutboxAdmin(OutboxAdmin):
     search_fields = ["to", "subject"]
     readonly_fields = fields = ["created_at", "message_id", "from_email", "to", "subject", "text", "html", "attachments"]
 
+
+from .dashboard import NotificationDashboardAdmin  # noqa: E402,F401  (registers the agents' dashboard)

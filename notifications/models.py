@@ -177,3 +177,36 @@ class EmailOutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.subject} → {self.to}"
+
+
+class RetentionRun(models.Model):
+    """One pass of the personal-data retention task (notifications/retention.py): when it
+    ran, the cut-offs it applied and how many rows it anonymised or deleted. Counts only,
+    never who."""
+
+    ran_at = models.DateTimeField(_("exécutée le"), default=timezone.now)
+    notification_cutoff = models.DateTimeField(_("textes des notifications effacés avant le"))
+    contact_cutoff = models.DateTimeField(_("usagers anonymisés sans rendez-vous depuis le"))
+    notifications_anonymised = models.PositiveIntegerField(_("notifications effacées"), default=0)
+    outbox_messages_deleted = models.PositiveIntegerField(_("messages de boîte d'envoi supprimés"), default=0)
+    contacts_anonymised = models.PositiveIntegerField(_("usagers anonymisés"), default=0)
+    appointments_cleared = models.PositiveIntegerField(_("rendez-vous expurgés"), default=0)
+
+    class Meta:
+        verbose_name = _("passe de conservation des données")
+        verbose_name_plural = _("passes de conservation des données")
+        ordering = ["-ran_at"]
+
+    def __str__(self):
+        return f"{self.ran_at:%d/%m/%Y %H:%M}"
+
+
+class NotificationDashboard(Notification):
+    """The agents' dashboard of notification counts (notifications/dashboard.py): a proxy,
+    only so that the admin lists it beside the notifications."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("tableau de bord des envois")
+        verbose_name_plural = _("tableau de bord des envois")
+        default_permissions = ()

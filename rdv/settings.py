@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -21,6 +22,8 @@ env = environ.Env()
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+# The HTTPS origins that may post forms (behind a proxy: https://rdv.example.fr).
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 if not DEBUG:
     if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
@@ -205,6 +208,13 @@ CELERY_BEAT_SCHEDULE = {
     "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Personal data retention (notifications/retention.py), daily at 03:30 UTC.
+CELERY_IMPORTS = ["notifications.retention"]
+CELERY_BEAT_SCHEDULE["apply-retention"] = {
+    "task": "notifications.apply_retention", "schedule": crontab(hour=3, minute=30),
+}
+# Beat answers `celery inspect ping` (its container health check) on a real broker.
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("filesystem://")
 
 # --- Email -------------------------------------------------------------------------------
 
@@ -244,6 +254,16 @@ EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
 NOTIFICATIONS_RETRY_BACKOFF = env.int("NOTIFICATIONS_RETRY_BACKOFF", default=10)
 NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
 
+# --- Personal data retention (RGPD) --------------------------------------------------------
+
+# Days after the end of its appointment when a notification's text and recipient are erased
+# (the reference service anonymises its receipts after 6 months).
+RETENTION_NOTIFICATION_BODY_DAYS = env.int("RETENTION_NOTIFICATION_BODY_DAYS", default=180)
+# Days after the end of their last appointment when a contact is anonymised (2 years).
+RETENTION_CONTACT_DAYS = env.int("RETENTION_CONTACT_DAYS", default=730)
+if RETENTION_NOTIFICATION_BODY_DAYS < 1 or RETENTION_CONTACT_DAYS < 1:
+    raise ImproperlyConfigured("RETENTION_NOTIFICATION_BODY_DAYS and RETENTION_CONTACT_DAYS must be at least 1.")
+
 # --- Flower --------------------------------------------------------------------------------
 
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="admin:admin-dev")
@@ -256,6 +276,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Load balancers probe /healthz over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     STORAGES = {
@@ -264,10 +286,32 @@ if not DEBUG:
     }
 
 LOGIN_URL = "admin:login"
+
+# Logs: JSON lines in production (LOG_FORMAT=json, the default with DEBUG=false), one line of
+# text in development. Every handler redacts phone numbers and emails (rdv/logs.py); code logs
+# ids, never personal data.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"redact_personal_data": {"()": "rdv.logs.RedactPersonalData"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_personal_data"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's own default handlers would print unfiltered text: route it through ours.
+    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }
+# Celery workers keep Django's LOGGING (JSON, redacted) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

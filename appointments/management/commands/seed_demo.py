@@ -130,9 +130,11 @@ class Command(BaseCommand):
     def bulk_appointments(self, count):
         """N confirmed appointments over the coming 365 days, no agent double-booked.
 
-        Slot i goes to agent i % A on the (i // A)-th free half hour of weekdays 08:00-18:00,
-        so enough agents are created for the grid to hold N. No signal is sent: these are
-        stored as already confirmed, not newly booked.
+        Appointment i (counted over every bench appointment so far) goes to bench agent
+        i // S on its (i % S)-th half hour of weekdays 08:00-18:00, S being the slots an agent
+        has in the year: the placement of earlier appointments never depends on how many are
+        added later, so repeated runs add up without double-booking anyone. No signal is sent:
+        these are stored as already confirmed, not newly booked.
         """
         rng = random.Random(count)
         org = Organisation.objects.get(name=ORGANISATIONS[0]["name"])
@@ -165,7 +167,7 @@ class Command(BaseCommand):
                 ])
                 rows = []
                 for i in range(batch_start, batch_end):
-                    slot = i // len(agents)
+                    slot = i % slots_per_agent
                     day = days[(slot // SLOTS_PER_DAY) % len(days)]
                     minutes = (slot % SLOTS_PER_DAY) * SLOT_MINUTES
                     starts_at = datetime.combine(day, time(8), tzinfo=zone) + timedelta(minutes=minutes)
@@ -180,7 +182,7 @@ class Command(BaseCommand):
                     ))
                 rows = Appointment.objects.bulk_create(rows)
                 AppointmentAgent.objects.bulk_create([
-                    AppointmentAgent(appointment=a, agent=agents[(batch_start + k) % len(agents)],
+                    AppointmentAgent(appointment=a, agent=agents[(batch_start + k) // slots_per_agent],
                                      starts_at=a.starts_at, ends_at=a.ends_at, active=True)
                     for k, a in enumerate(rows)
                 ])

@@ -1,0 +1,49 @@
+"""Where the benchmarks run: their own database and Redis database, production-like settings."""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres:postgres@127.0.0.1:5432/postgres")
+DB_NAME = os.environ.get("BENCH_DB_NAME", "rdv_bench")
+DATABASE_URL = SERVER_URL.rsplit("/", 1)[0] + "/" + DB_NAME
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "5"))
+BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+
+_SECRET = secrets.token_urlsafe(50)
+
+
+def bench_env(**extra):
+    """The environment of every process of the benchmark (and of this one): production
+    settings (DEBUG=false, so no query log), the bench database and broker, quiet logs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DEBUG="false",
+        SECRET_KEY=_SECRET,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        SECURE_HSTS_SECONDS="0",
+        DATABASE_URL=DATABASE_URL,
+        CELERY_BROKER_URL=BROKER_URL,
+        PUBLIC_BASE_URL="https://rdv.example.fr",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(BASE_DIR),
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def activate():
+    """Make this process a bench process, then set Django up."""
+    os.environ.clear()
+    os.environ.update(bench_env())
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()

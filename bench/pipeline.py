@@ -1,0 +1,112 @@
+"""Notification pipeline: reminders delivered per second to the provider stand-ins (the
+Twilio-compatible HTTP endpoint and the SMTP server, each in its own process) through Redis
+and a real 2-process worker; then the drain of 100,000 reminders, sweep included.
+
+The sweep enqueues reminders in batch tasks (notifications/planning.py: 100 records per task,
+one provider connection per batch), so deliveries are counted where they arrive, at the
+stand-ins. Celery's per-provider rate limits (SMS_RATE_LIMIT, EMAIL_RATE_LIMIT) are switched
+off here: they are a policy agreed with each provider, not the capacity being measured.
+"""
+
+import time
+
+from . import broker
+from .processes import Worker
+from .sweep import make_due
+
+APPOINTMENTS = 2_000  # x 2 channels = 4,000 notifications for the rate
+DRAIN_REMINDERS = 100_000
+NOTIFICATION_QUEUES = ["sms", "email"]
+
+
+def _delivered(twilio, smtp):
+    return twilio.stats()["accepted"] + smtp.stats()["received"]
+
+
+def _sweep():
+    from notifications.reminders import sweep_due_reminders
+
+    return sweep_due_reminders()
+
+
+def _time_deliveries(twilio, smtp, expected, worker, timeout=3600):
+    """Watch the stand-ins' counters: from the first message delivered to the last; returns
+    (messages counted in that span, seconds). Counting where the messages arrive works
+    whatever the tasks carry (one notification, or a batch of them)."""
+    before = _delivered(twilio, smtp)
+    deadline = time.monotonic() + timeout
+    while (first := _delivered(twilio, smtp) - before) == 0:
+        _check(worker, deadline, 0, expected)
+        time.sleep(0.02)
+    started = time.monotonic()
+    while (done := _delivered(twilio, smtp) - before) < expected:
+        _check(worker, deadline, done, expected)
+        time.sleep(0.05)
+    return done - first, time.monotonic() - started
+
+
+def _check(worker, deadline, done, expected):
+    if time.monotonic() > deadline or worker.process.poll() is not None:
+        raise RuntimeError(f"{done} of {expected} notifications delivered")
+
+
+def measure_rate(twilio, smtp, worker_env, appointments=APPOINTMENTS):
+    """Queue 2N reminders first (the sweep), then start the worker and time the deliveries."""
+    broker.flush()
+    due = make_due(appointments)
+    expected = 2 * _sweep()
+    worker = Worker(name="pipeline-worker", **worker_env)
+    try:
+        counted, seconds = _time_deliveries(twilio, smtp, expected, worker)
+        rss = worker.rss_mb()
+    finally:
+        worker.stop()
+    return {
+        "pipeline_appointments": due,
+        "pipeline_notifications": expected,
+        "pipeline_per_s": round(counted / seconds, 1),
+        "pipeline_worker_rss_mb": rss,
+        "worker_rss_mb": max(rss),
+    }
+
+
+def measure_drain(twilio, smtp, worker_env, reminders=DRAIN_REMINDERS):
+    """The realistic case: the worker is up, the sweep finds `reminders` due at once
+    (reminders / 2 appointments, SMS + email each); time until the last one is delivered."""
+    broker.flush()
+    appointments = reminders // 2
+    make_due(appointments)
+    before = _delivered(twilio, smtp)
+    worker = Worker(name="drain-worker", **worker_env)
+    try:
+        worker.wait_ready()
+        started = time.monotonic()
+        claimed = _sweep()
+        sweep_s = time.monotonic() - started
+        expected = 2 * claimed
+        deadline = started + 3600
+        while _delivered(twilio, smtp) - before < expected:
+            _check(worker, deadline, _delivered(twilio, smtp) - before, expected)
+            time.sleep(0.2)
+        drain_s = time.monotonic() - started
+    finally:
+        worker.stop()
+    results = {"drain_reminders": expected, "drain_appointments": claimed, "drain_sweep_s": round(sweep_s, 1),
+               "drain_measured_s": round(drain_s, 1), "drain_100k_s": round(drain_s * DRAIN_REMINDERS / expected, 1)}
+    if expected != DRAIN_REMINDERS:
+        results["drain_note"] = (f"drain_100k_s extrapolated linearly from a measured drain of {expected:,} reminders "
+                                 f"({drain_s:.0f} s): 100,000 is too long a run for this machine")
+    return results
+
+
+def run(drain_reminders=DRAIN_REMINDERS):
+    try:
+        import notifications.reminders  # noqa: F401
+        from tests.support.processes import smtp_server_process, twilio_standin_process
+    except ImportError as exc:
+        return {"pipeline_skipped": f"notification pipeline or stand-ins missing ({exc})"}
+    with twilio_standin_process(validation="fast") as twilio, smtp_server_process() as smtp:
+        worker_env = {**twilio.settings(), **smtp.settings(), "SMS_RATE_LIMIT": "", "EMAIL_RATE_LIMIT": ""}
+        results = measure_rate(twilio, smtp, worker_env)
+        results.update(measure_drain(twilio, smtp, worker_env, drain_reminders))
+    return results

@@ -1,0 +1,272 @@
+"""Faults, with real processes: a Celery worker on Redis reading the test database, the
+provider stand-ins out of process. Afterwards every expected notification reached the
+stand-ins exactly once — counted there, per recipient — nothing lost, nothing doubled.
+
+The pipeline is at-most-once for one narrow window (notifications/delivery.py): a worker that
+dies between handing a message to the provider and recording the answer leaves the record
+"sending", later flagged "uncertain" for an agent, never resent blindly. The SIGKILL test
+checks exactly that: such records are at most the worker's concurrency, and none of them
+reached a recipient twice.
+"""
+
+import collections
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from appointments.models import Appointment, Channel
+from notifications.models import Notification, Status
+from notifications.reminders import sweep_due_reminders
+
+from .support.processes import (
+    celery_beat, celery_worker, flush_redis, process_env, smtp_server_process, tasks_go_to_broker,
+    twilio_standin_process,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, pytest.mark.slow,
+              pytest.mark.django_db(transaction=True)]
+
+CONCURRENCY = 2
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def standins():
+    with twilio_standin_process(validation="fast") as twilio, smtp_server_process() as smtp:
+        yield twilio, smtp
+
+
+def worker_env(twilio, smtp, **extra):
+    # Quick retries, no per-provider rate limit: the faults, not the policy, are under test.
+    return process_env(**twilio.settings(), **smtp.settings(), NOTIFICATIONS_RETRY_BACKOFF=1,
+                       SMS_RATE_LIMIT="", EMAIL_RATE_LIMIT="", LOG_LEVEL="INFO", **extra)
+
+
+def due_reminders(demo, count):
+    """`count` appointments whose reminder is due now, each with its own contact (so that the
+    stand-ins can count per recipient). Their confirmations go out in this process (eager,
+    locmem backends), not to the stand-ins."""
+    appointments = []
+    for i in range(count):
+        contact = demo.contact(first_name=f"Usager{i}", phone=f"+336100{i:05d}", email=f"usager{i}@exemple.fr")
+        appointments.append(demo.book(contacts=[contact], days=3 + i // 8, hour=9 + i % 8))
+    Appointment.objects.filter(pk__in=[a.pk for a in appointments]).update(
+        reminder_due_at=timezone.now() - timedelta(minutes=1))
+    return appointments
+
+
+def expected_recipients(appointments):
+    phones = {str(a.contacts.get().phone) for a in appointments}
+    emails = {a.contacts.get().email for a in appointments}
+    return phones, emails
+
+
+def received(twilio, smtp):
+    """How many messages each recipient got at the stand-ins."""
+    counts = collections.Counter(m.to for m in twilio.messages)
+    counts.update(to for m in smtp.messages for to in m.rcpt_tos)
+    return counts
+
+
+def reminders():
+    return Notification.objects.filter(event="reminder", contact__isnull=False)
+
+
+def wait_until(condition, timeout, describe):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, describe()
+        time.sleep(0.2)
+
+
+def settled(timeout=90):
+    """Until no reminder is pending or being sent any more."""
+    wait_until(lambda: not reminders().filter(status__in=[Status.PENDING, Status.SENDING]).exists(), timeout,
+               lambda: dict(collections.Counter(reminders().values_list("status", flat=True))))
+
+
+def assert_each_once(twilio, smtp, appointments, allowed_missing=()):
+    phones, emails = expected_recipients(appointments)
+    counts = received(twilio, smtp)
+    doubled = {to: n for to, n in counts.items() if n > 1}
+    assert doubled == {}, "told twice"
+    missing = (phones | emails) - set(counts) - set(allowed_missing)
+    assert missing == set(), "never told"
+    assert set(counts) <= phones | emails
+
+
+# --- the faults ---------------------------------------------------------------------------------
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(demo, standins):
+    twilio, smtp = standins
+    flush_redis()
+    appointments = due_reminders(demo, 24)
+    twilio.set_delay(0.3)  # slow enough for the kill to land mid-batch
+    with tasks_go_to_broker():
+        assert sweep_due_reminders() == 24
+        env = worker_env(twilio, smtp)
+        with celery_worker(env, concurrency=CONCURRENCY, name="doomed") as doomed:
+            wait_until(lambda: twilio.stats()["accepted"] >= 4, 60, twilio.stats)
+            doomed.kill(signal.SIGKILL)  # the whole group, pool children included: a crash
+        in_flight = set(reminders().filter(status=Status.SENDING).values_list("pk", flat=True))
+        assert len(in_flight) <= CONCURRENCY
+        twilio.set_delay(0)
+        with celery_worker(env, concurrency=CONCURRENCY, name="successor"):
+            # What the killed worker had reserved waits in Redis for the visibility timeout;
+            # the periodic recovery (run here as if 16 minutes had passed, once the new worker
+            # is idle) enqueues those records again and flags the ones caught mid-send.
+            wait_until(lambda: reminders().filter(status=Status.SENT).count() + len(in_flight)
+                       + reminders().filter(status=Status.PENDING).count() >= 48, 60, twilio.stats)
+            time.sleep(1)
+            from notifications.delivery import recover_stalled
+
+            recover_stalled(now=timezone.now() + timedelta(minutes=16))
+            settled()
+    statuses = collections.Counter(reminders().values_list("status", flat=True))
+    assert statuses[Status.SENT] + statuses[Status.UNCERTAIN] == 48
+    assert set(reminders().filter(status=Status.UNCERTAIN).values_list("pk", flat=True)) == in_flight
+    uncertain_recipients = set(reminders().filter(status=Status.UNCERTAIN).values_list("to", flat=True))
+    assert_each_once(twilio, smtp, appointments, allowed_missing=uncertain_recipients)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on a free port, with an append-only file as in
+    docker-compose.yml, so that it can be restarted without disturbing anyone else's."""
+
+    def __init__(self):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.dir = Path(tempfile.mkdtemp(prefix="rdv-redis-"))
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.answers, 10, lambda: "private redis did not start")
+
+    def answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: redis flushes its append-only file and exits
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis():
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (../shared/ci/services-up installs it)")
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
+
+
+def test_redis_restarted_during_a_sweep_loses_nothing(demo, standins, private_redis, monkeypatch):
+    twilio, smtp = standins
+    appointments = due_reminders(demo, 30)
+    from notifications import planning
+
+    real_enqueue, calls = planning.enqueue, []
+
+    def enqueue_then_redis_goes_down(pairs):
+        calls.append(len(pairs))
+        if len(calls) == 2:  # Redis stops right when the second batch is handed over
+            private_redis.stop()
+            threading.Timer(1.5, private_redis.start).start()
+        return real_enqueue(pairs)
+
+    monkeypatch.setattr(planning, "enqueue", enqueue_then_redis_goes_down)
+    with tasks_go_to_broker(private_redis.url):
+        with pytest.raises(Exception):
+            sweep_due_reminders(batch_size=5)  # the broker is gone: the sweep stops there
+        wait_until(private_redis.answers, 10, lambda: "private redis did not come back")
+        # The next beat tick sweeps what was not claimed yet.
+        rest = sweep_due_reminders(batch_size=5)
+        assert 0 < rest < 30
+        env = worker_env(twilio, smtp, CELERY_BROKER_URL=private_redis.url)
+        with celery_worker(env, concurrency=CONCURRENCY):
+            # Records whose tasks never reached Redis stay pending; the periodic recovery
+            # enqueues them again (as if 16 minutes had passed).
+            wait_until(lambda: reminders().filter(status=Status.SENT).count()
+                       + reminders().filter(status=Status.PENDING, attempts=0).count() >= 60, 60, twilio.stats)
+            time.sleep(1)
+            from notifications.delivery import recover_stalled
+
+            recover_stalled(now=timezone.now() + timedelta(minutes=16))
+            settled()
+    assert collections.Counter(reminders().values_list("status", flat=True)) == {Status.SENT: 60}
+    assert_each_once(twilio, smtp, appointments)
+
+
+def test_two_beats_at_once_send_each_reminder_once(demo, standins):
+    twilio, smtp = standins
+    flush_redis()
+    appointments = due_reminders(demo, 20)
+    env = worker_env(twilio, smtp)
+    with celery_worker(env, concurrency=CONCURRENCY):
+        with celery_beat(env, max_interval=1, name="beat-a"), celery_beat(env, max_interval=1, name="beat-b"):
+            # The reminder sweep is scheduled every 60 s: each beat sends it once in ~61 s.
+            wait_until(lambda: reminders().filter(status=Status.SENT).count() >= 40, 120,
+                       lambda: (twilio.stats(), smtp.stats()))
+            time.sleep(2)
+        settled()
+    assert reminders().count() == 40
+    assert_each_once(twilio, smtp, appointments)
+
+
+def test_providers_failing_for_a_while_then_recovering_send_each_once(demo, standins):
+    twilio, smtp = standins
+    flush_redis()
+    appointments = due_reminders(demo, 12)
+    twilio.fail_next(6, status=500)
+    twilio.fail_next(4, status=429, code=20429)
+    smtp.fail_next(6, code=451)
+    with tasks_go_to_broker():
+        sweep_due_reminders()
+        with celery_worker(worker_env(twilio, smtp), concurrency=CONCURRENCY):
+            settled(timeout=120)
+    assert collections.Counter(reminders().values_list("status", flat=True)) == {Status.SENT: 24}
+    assert twilio.stats()["failed"] >= 10 and smtp.stats()["failed"] >= 6  # the faults did happen
+    assert max(reminders().values_list("attempts", flat=True)) > 1
+    assert_each_once(twilio, smtp, appointments)
+
+
+def test_withdrawing_consent_stops_the_messages_already_queued(demo, standins):
+    twilio, smtp = standins
+    flush_redis()
+    appointments = due_reminders(demo, 4)
+    with tasks_go_to_broker():
+        sweep_due_reminders()  # 8 tasks wait in Redis, no worker yet
+        withdrawn = appointments[0].contacts.get()
+        withdrawn.record_consent(Channel.SMS, False, source="inbound_sms")
+        with celery_worker(worker_env(twilio, smtp), concurrency=CONCURRENCY):
+            settled()
+    counts = received(twilio, smtp)
+    assert counts[str(withdrawn.phone)] == 0
+    assert counts[withdrawn.email] == 1
+    assert reminders().get(contact=withdrawn, channel=Channel.SMS).status == Status.CANCELLED
+    assert sum(counts.values()) == 7
