@@ -21,7 +21,8 @@ told twice, or told a stale time), while a message in doubt can be found and set
   callback for a message that did go out moves the record to sent/delivered by itself;
 - `recover_stalled()` (a periodic task) marks records still 'sending' after
   STALLED_AFTER as 'uncertain' (« à vérifier »), shown to agents in the admin, who can
-  resend. Records still 'pending' after STALLED_AFTER (their task was lost: broker down at
+  resend (a sender that was only slow still records its answer over 'uncertain'). Records
+  still 'pending' after STALLED_AFTER (their task was lost: broker down at
   commit time, a purge) are simply enqueued again: nothing was sent for them, and claiming
   makes a double enqueue harmless.
 """
@@ -102,7 +103,12 @@ def why_not_send(notification, now):
     return None
 
 
-def finish(notification_id, status, *, only_from=(Status.SENDING,), raw_event="", provider_code="", **fields):
+# Where a claimed record can be when its sender records the outcome: still 'sending', or
+# flagged 'uncertain' by recover_stalled() meanwhile (the sender now knows better).
+CLAIMED = (Status.SENDING, Status.UNCERTAIN)
+
+
+def finish(notification_id, status, *, only_from=CLAIMED, raw_event="", provider_code="", **fields):
     """Move the record to `status` if it is still in one of `only_from`; log the event."""
     now = timezone.now()
     with transaction.atomic():  # one commit for the record and its log
@@ -256,6 +262,6 @@ def recover_stalled(now=None):
         enqueue(lost)
     stuck = list(Notification.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list("pk", flat=True))
     for pk in stuck:
-        finish(pk, Status.UNCERTAIN, raw_event="stalled",
+        finish(pk, Status.UNCERTAIN, only_from=(Status.SENDING,), raw_event="stalled",
                error_message="Envoi interrompu : le message est peut-être parti. À vérifier avant de renvoyer.")
     return len(lost), len(stuck)

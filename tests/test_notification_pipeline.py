@@ -315,3 +315,21 @@ def test_a_message_that_cannot_be_rendered_fails_visibly_instead_of_hanging(demo
     sms.refresh_from_db()
     assert (sms.status, sms.error_code) == (Status.FAILED, "render")
     assert sms_outbox == []
+
+
+def test_a_record_flagged_uncertain_while_its_sender_was_slow_ends_sent(demo, django_capture_on_commit_callbacks, sms_outbox):
+    with django_capture_on_commit_callbacks(execute=False):
+        demo.book()
+    sms = Notification.objects.get(channel=Channel.SMS)
+    real_render = __import__("notifications.content", fromlist=["render_sms"]).render_sms
+
+    def slow_render(notification, appointment):
+        # The recovery sweep runs while this sender is still at work (it took "16 minutes").
+        recover_stalled(now=timezone.now() + STALLED_AFTER + timedelta(minutes=1))
+        assert Notification.objects.get(pk=notification.pk).status == Status.UNCERTAIN
+        return real_render(notification, appointment)
+
+    with mock.patch("notifications.delivery.render_sms", side_effect=slow_render):
+        assert deliver(sms.pk) == "sent"
+    sms.refresh_from_db()
+    assert sms.status == Status.SENT and len(sms_outbox) == 1
