@@ -20,11 +20,17 @@ def french_date(value, zone=None):
 
 
 def french_time(value, zone=None):
-    return dateformat.format(local(value, zone), r"H\hi")
+    """"9h05", "14h30"."""
+    return dateformat.format(local(value, zone), r"G\hi")
 
 
 def french_datetime(value, zone=None):
     return _("%(date)s à %(time)s") % {"date": french_date(value, zone), "time": french_time(value, zone)}
+
+
+def french_short_datetime(value, zone=None):
+    """"12/03 à 14h30": where room is short (an SMS saying what a change replaced)."""
+    return _("%(date)s à %(time)s") % {"date": dateformat.format(local(value, zone), "d/m"), "time": french_time(value, zone)}
 
 
 def french_duration(minutes):

@@ -13,15 +13,16 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from icalendar import Calendar, Event as IcsEvent, vCalAddress, vText
 
+from appointments.dates import french_datetime, french_short_datetime
 from appointments.models import Place
 
 from . import gsm
-from .dates import long_date, short_date
 from .models import Event
 
 SMS_TEMPLATE = "notifications/sms/{event}.txt"
 
 
+@translation.override("fr")
 def describe_previous(appointment, previous):
     """What the citizen knew before a change, as the strings a change message shows.
 
@@ -37,8 +38,8 @@ def describe_previous(appointment, previous):
     return {
         "date_changed": "starts_at" in previous,
         "place_changed": bool({"place_id", "location_type", "address", "visio_url"} & set(previous)),
-        "date": long_date(before.starts_at, zone),
-        "short_date": short_date(before.starts_at, zone),
+        "date": french_datetime(before.starts_at, zone),
+        "short_date": french_short_datetime(before.starts_at, zone),
         "location_type": str(before.get_location_type_display()),
         "address": str(before.address_line()),
         "duration": before.duration_minutes,
@@ -55,8 +56,8 @@ def context_for(notification, appointment):
         "organisation": organisation.name,
         "service": service.name,
         "motif": motif.name,
-        "date": long_date(appointment.starts_at, zone),
-        "short_date": short_date(appointment.starts_at, zone),
+        "date": french_datetime(appointment.starts_at, zone),
+        "short_date": french_short_datetime(appointment.starts_at, zone),
         "location_type": str(appointment.get_location_type_display()),
         "address": str(appointment.address_line()),
         "duration": appointment.duration_minutes,

@@ -46,7 +46,7 @@ def test_the_link_in_messages_opens_this_page(appointment, client):
 def test_before_the_initials_only_the_date_and_the_kind_are_shown(appointment, client):
     page = text(client.get(url(appointment)))
     local = appointment.local_starts_at
-    assert f"à {local:%H}h{local:%M}" in page and "Sur place" in page
+    assert f"à {local.hour}h{local:%M}" in page and "Sur place" in page
     for hidden in (appointment.motif.name, "Titres d'identité", "215 rue Duguesclin", "Apportez", "Élodie", "Le Goff"):
         assert hidden not in page, hidden
     assert "Annuler ce rendez-vous" not in page

@@ -13,7 +13,7 @@ from appointments import services
 from appointments.models import Appointment, LocationType, Motif, Place
 from notifications import gsm
 from notifications.content import describe_previous, ics, render_email, render_sms
-from notifications.dates import long_date, short_date
+from appointments.dates import french_datetime as long_date, french_short_datetime as short_date
 from notifications.models import Event, Notification
 
 from .notifying import committed, sms_outbox  # noqa: F401
@@ -34,9 +34,13 @@ def test_dates_read_the_french_way_in_the_place_zone():
     assert short_date(moment, PARIS) == "12/03 à 14h30"
 
 
-def test_dates_are_french_whatever_language_is_active():
+def test_dates_are_french_whatever_language_is_active(demo):
+    from notifications.content import describe_previous
+
+    appointment = demo.book(starts_at=datetime(2027, 3, 9, 10, 0, tzinfo=PARIS))
     with translation.override("en"):
-        assert long_date(datetime(2026, 3, 10, 13, 30, tzinfo=dt_timezone.utc), PARIS) == "mardi 10 mars 2026 à 14h30"
+        previous = describe_previous(appointment, {"starts_at": datetime(2027, 3, 8, 13, 30, tzinfo=PARIS)})
+    assert previous["date"] == "lundi 8 mars 2027 à 13h30"
 
 
 def test_dates_follow_daylight_saving_time():

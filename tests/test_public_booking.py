@@ -47,7 +47,7 @@ def test_a_citizen_books_from_the_home_page_to_the_confirmation(demo, client):
     assert appointment.place == demo.lyon_place
     # The confirmation sums the appointment up as the confirmation email does.
     local = appointment.local_starts_at
-    for expected in (f"{local.day} ", f"à {local:%H}h{local:%M}", "Léa Dupont", demo.cni.name[:40], "Titres d&#x27;identité",
+    for expected in (f"{local.day} ", f"à {local.hour}h{local:%M}", "Léa Dupont", demo.cni.name[:40], "Titres d&#x27;identité",
                      "20 minutes", "215 rue Duguesclin", "Apportez votre pré-demande ANTS", appointment.link_url()):
         assert expected in page, expected
     # No personal data in any address the citizen went through.
