@@ -14,7 +14,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self):
-        from . import receivers, webhooks  # noqa: F401  (connect the signal receivers)
+        from . import checks, receivers, webhooks  # noqa: F401  (register checks, connect receivers)
         from appointments.management.commands import seed_demo
 
         for permission in AGENT_PERMISSIONS:

@@ -73,12 +73,8 @@ def context_for(notification, appointment):
 def sms_variants(service):
     """From the richest text to the leanest: the service's name, its short name, none;
     the replaced date written out, then short. Date, time and link always stay."""
-    names = [service.name, service.short_name, ""]
-    seen = []
+    names = [*dict.fromkeys(name for name in (service.name, service.short_name) if name), ""]
     for name in names:
-        if name not in seen and (name or not seen or seen[-1]):
-            seen.append(name)
-    for name in seen:
         yield {"service_label": name, "old_date_style": "long"}
     yield {"service_label": "", "old_date_style": "short"}
 

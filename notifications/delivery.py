@@ -8,7 +8,7 @@ The sequence for one record:
 2. Check it should still go out: the appointment has not started, still stands (or it is
    the cancellation message), was not changed since (a newer message replaces this one),
    and the recipient still consents on this channel. Otherwise: cancelled.
-3. Render and hand it to the provider.
+3. Render (a rendering error: failed, nothing reached the provider) and hand it over.
 4. Record the provider's answer: sent (with its message id and SMS segment count), failed
    (permanent error, with the provider's code), or back to pending for a retry (transient).
 
@@ -21,7 +21,8 @@ told twice, or told a stale time), while a message in doubt can be found and set
   callback for a message that did go out moves the record to sent/delivered by itself;
 - `recover_stalled()` (a periodic task) marks records still 'sending' after
   STALLED_AFTER as 'uncertain' (« à vérifier »), shown to agents in the admin, who can
-  resend. Records still 'pending' after STALLED_AFTER (their task was lost: broker down at
+  resend (a sender that was only slow still records its answer over 'uncertain'). Records
+  still 'pending' after STALLED_AFTER (their task was lost: broker down at
   commit time, a purge) are simply enqueued again: nothing was sent for them, and claiming
   makes a double enqueue harmless.
 """
@@ -31,11 +32,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import AppointmentStatus, Channel
+from appointments.models import AppointmentStatus, Channel, Motif, Organisation, Place
 
 from .content import render_email, render_sms
 from .mail import classify
@@ -57,11 +59,29 @@ def claim(notification_id, now):
     ) == 1
 
 
-def load(notification_id):
-    return Notification.objects.select_related(
-        "appointment__motif__service", "appointment__organisation", "appointment__place__organisation",
-        "contact", "recipient_agent__user",
-    ).get(pk=notification_id)
+def load(notification_id, lookups=None):
+    """The record with what rendering needs. A batch passes `lookups`, a dict shared by its
+    messages, so that motifs, organisations and places (a handful of rows) are read once per
+    batch rather than joined into every query."""
+    if lookups is None:
+        return Notification.objects.select_related(
+            "appointment__motif__service", "appointment__organisation", "appointment__place__organisation",
+            "contact", "recipient_agent__user",
+        ).get(pk=notification_id)
+    notification = Notification.objects.select_related("appointment", "contact", "recipient_agent__user").get(pk=notification_id)
+    appointment = notification.appointment
+
+    def cached(model, pk, queryset):
+        key = (model, pk)
+        if key not in lookups:
+            lookups[key] = queryset.get(pk=pk)
+        return lookups[key]
+
+    appointment.motif = cached("motif", appointment.motif_id, Motif.objects.select_related("service"))
+    appointment.organisation = cached("organisation", appointment.organisation_id, Organisation.objects.all())
+    if appointment.place_id:
+        appointment.place = cached("place", appointment.place_id, Place.objects.select_related("organisation"))
+    return notification
 
 
 def why_not_send(notification, now):
@@ -83,14 +103,20 @@ def why_not_send(notification, now):
     return None
 
 
-def finish(notification_id, status, *, only_from=(Status.SENDING,), raw_event="", provider_code="", **fields):
+# Where a claimed record can be when its sender records the outcome: still 'sending', or
+# flagged 'uncertain' by recover_stalled() meanwhile (the sender now knows better).
+CLAIMED = (Status.SENDING, Status.UNCERTAIN)
+
+
+def finish(notification_id, status, *, only_from=CLAIMED, raw_event="", provider_code="", **fields):
     """Move the record to `status` if it is still in one of `only_from`; log the event."""
     now = timezone.now()
-    moved = Notification.objects.filter(pk=notification_id, status__in=only_from).update(
-        status=status, updated_at=now, **fields
-    )
-    StatusEvent.objects.create(notification_id=notification_id, status=status, raw_event=raw_event,
-                               provider_code=provider_code, received_at=now)
+    with transaction.atomic():  # one commit for the record and its log
+        moved = Notification.objects.filter(pk=notification_id, status__in=only_from).update(
+            status=status, updated_at=now, **fields
+        )
+        StatusEvent.objects.create(notification_id=notification_id, status=status, raw_event=raw_event,
+                                   provider_code=provider_code, received_at=now)
     return moved
 
 
@@ -102,9 +128,10 @@ class Senders:
     """The provider clients a task uses. A batch task shares them across its messages: one
     HTTP session to Twilio, one SMTP (or ESP) connection, instead of one per message."""
 
-    def __init__(self):
+    def __init__(self, share_lookups=False):
         self._sms = None
         self._email = None
+        self.lookups = {} if share_lookups else None
 
     def sms(self):
         if self._sms is None:
@@ -136,20 +163,25 @@ class Senders:
         self.close()
 
 
-def send_via_provider(notification, senders):
-    """Hand the message over; returns (provider, message_id, segments, subject, body) or
-    raises SmsError (transient or permanent)."""
+def prepare(notification):
+    """The rendered message: (SmsMessage, segments) or an EmailMultiAlternatives."""
     appointment = notification.appointment
     if notification.channel == Channel.SMS:
         text, segments = render_sms(notification, appointment)
+        return SmsMessage(to=notification.to, body=text, status_callback=status_callback_url(notification),
+                          reference=str(notification.pk)), segments
+    return render_email(notification, appointment), None
+
+
+def hand_over(notification, message, segments, senders):
+    """Give the message to the provider; returns (provider, message_id, segments, subject,
+    body) or raises SmsError (transient or permanent)."""
+    if notification.channel == Channel.SMS:
         backend = senders.sms()
-        result = backend.send_messages([SmsMessage(
-            to=notification.to, body=text, status_callback=status_callback_url(notification), reference=str(notification.pk),
-        )])[0]
+        result = backend.send_messages([message])[0]
         if result.error is not None:
             raise result.error
-        return backend.name, result.message_id, segments, "", text
-    message = render_email(notification, appointment)
+        return backend.name, result.message_id, segments, "", message.body
     try:
         senders.email().send_messages([message])
     except Exception as exc:
@@ -179,14 +211,23 @@ def deliver(notification_id, *, last_try=False, senders=None):
     if not claim(notification_id, now):
         log.info("notification %s: not claimable (already handled or in progress)", notification_id)
         return "skipped"
-    notification = load(notification_id)
+    notification = load(notification_id, senders.lookups)
     reason = why_not_send(notification, now)
     if reason:
         finish(notification_id, Status.CANCELLED, error_message=reason, raw_event="cancelled")
         log.info("notification %s: cancelled (%s)", notification_id, reason)
         return "cancelled"
     try:
-        provider, message_id, segments, subject, body = send_via_provider(notification, senders)
+        message, segments = prepare(notification)
+    except Exception as exc:
+        # Nothing reached the provider: a plain failure, for an agent to see (a template or
+        # data problem that a retry would only repeat).
+        finish(notification_id, Status.FAILED, error_code="render", error_message=f"{exc.__class__.__name__}: {exc}"[:1000],
+               raw_event="render_error")
+        log.exception("notification %s: could not be rendered", notification_id)
+        raise
+    try:
+        provider, message_id, segments, subject, body = hand_over(notification, message, segments, senders)
     except SmsError as error:
         if error.transient and not last_try:
             # Release the claim: the retry (or the recovery sweep) claims it again.
@@ -221,6 +262,6 @@ def recover_stalled(now=None):
         enqueue(lost)
     stuck = list(Notification.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list("pk", flat=True))
     for pk in stuck:
-        finish(pk, Status.UNCERTAIN, raw_event="stalled",
+        finish(pk, Status.UNCERTAIN, only_from=(Status.SENDING,), raw_event="stalled",
                error_message="Envoi interrompu : le message est peut-être parti. À vérifier avant de renvoyer.")
     return len(lost), len(stuck)

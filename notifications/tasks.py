@@ -81,18 +81,37 @@ def _throttle(channel):
         time.sleep(bucket.expected_time(1))
 
 
+# After this many transient errors in a row the provider is taken as down: the rest of the
+# batch is handed to single-message tasks at once instead of each waiting for its timeout.
+GIVE_UP_BATCH_AFTER = 3
+
+
 def _deliver_batch(channel, single_task, notification_ids):
     done = {}
-    with Senders() as senders:
-        for pk in notification_ids:
+    failures_in_a_row = 0
+
+    def later(pk):
+        countdown = settings.NOTIFICATIONS_RETRY_BACKOFF * (1 + random.random())
+        single_task.apply_async((pk,), countdown=countdown)
+
+    with Senders(share_lookups=True) as senders:
+        for index, pk in enumerate(notification_ids):
+            if failures_in_a_row >= GIVE_UP_BATCH_AFTER:
+                # Still pending (never claimed): their own tasks will claim them.
+                for rest in notification_ids[index:]:
+                    later(rest)
+                done["deferred"] = len(notification_ids) - index
+                log.warning("%s batch: provider failing, %d records deferred", channel, done["deferred"])
+                break
             _throttle(channel)
             try:
                 outcome = deliver(pk, senders=senders)
+                failures_in_a_row = 0
             except TransientSmsError:
                 # Released to pending by deliver(): its own task retries it after a back-off.
-                countdown = settings.NOTIFICATIONS_RETRY_BACKOFF * (1 + random.random())
-                single_task.apply_async((pk,), countdown=countdown)
+                later(pk)
                 outcome = "retrying"
+                failures_in_a_row += 1
             done[outcome] = done.get(outcome, 0) + 1
     return done
 

@@ -160,3 +160,61 @@ def test_a_worker_killed_mid_send_sends_nothing_twice(demo, providers):
     assert len(twilio.messages) == 1
     record = Notification.objects.get()
     assert record.provider_message_id == twilio.messages[0].sid
+
+
+def test_two_sweeps_racing_send_each_due_reminder_once(demo, providers):
+    """Thirty reminders due at once, two sweeps (two beats) at the same moment: the records
+    go out in batch tasks through a real worker, each exactly once."""
+    import threading
+
+    from django.db import connection
+
+    twilio, smtp, env = providers
+    base = datetime(2027, 2, 1, 8, 0, tzinfo=PARIS)
+    with time_machine.travel(base - timedelta(days=20)):
+        for i in range(30):
+            demo.book(contacts=[demo.contact(phone=f"+336{i:08d}", email=f"usager{i}@exemple.fr")],
+                      starts_at=base + timedelta(minutes=30 * i))
+    Notification.objects.all().delete()
+    now = base + timedelta(minutes=30 * 29) - timedelta(hours=48)  # the last one's reminder is due
+    counts = []
+
+    def sweep(barrier):
+        barrier.wait()
+        counts.append(sweep_due_reminders(now=now, batch_size=15))
+        connection.close()
+
+    with celery_worker(env, concurrency=2) as worker, tasks_go_to_broker():
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=sweep, args=(barrier,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        twilio.wait_for_messages(30, timeout=30)
+        smtp.wait_for_messages(30, timeout=30)
+        wait_for(lambda: not Notification.objects.filter(status__in=["pending", "sending"]).exists(), timeout=30,
+                 what="every record handled")
+        time.sleep(0.5)
+        assert worker.wait_for_log(r"notifications\.send_sms_batch\[.*\] succeeded")
+    assert sum(counts) == 30
+    assert len(twilio.messages) == 30 and len(smtp.messages) == 30
+    assert len({m.to for m in twilio.messages}) == 30
+    assert Notification.objects.filter(event=Event.REMINDER, status__in=["sent", "delivered"]).count() == 60
+
+
+def test_a_stop_reply_through_twilio_withdraws_consent_and_cancels_what_waits(demo, providers, live_server):
+    from appointments.models import Contact
+
+    twilio, smtp, env = providers
+    contact = demo.contact()
+    demo.book(contacts=[contact])
+    # As if its SMS were still waiting for a busy worker:
+    Notification.objects.filter(channel="sms").update(status=Status.PENDING)
+    status = twilio.send_inbound(f"{live_server.url}/webhooks/twilio/inbound", from_="+33612345678", body="Stop")
+    assert status == 200
+    contact = Contact.objects.get(pk=contact.pk)
+    assert contact.sms_consent is False and contact.email_consent is True
+    assert Notification.objects.get(channel="sms").status == Status.CANCELLED
+    forged = TwilioStandin(auth_token="not-the-token")
+    assert forged.post_signed(f"{live_server.url}/webhooks/twilio/inbound", {"From": "+33612345678", "Body": "STOP"}) == 403

@@ -292,3 +292,44 @@ def test_many_records_are_enqueued_in_batches_a_few_one_by_one(monkeypatch):
     sent.clear()
     planning.enqueue([(pk, "sms") for pk in range(250)])
     assert sent == [("sms_batch", 100), ("sms_batch", 100), ("sms_batch", 50)]
+
+
+@override_settings(SMS_BACKEND=SCRIPTED)
+def test_a_batch_meeting_a_provider_down_defers_the_rest_instead_of_waiting_on_each(demo, django_capture_on_commit_callbacks, monkeypatch):
+    ScriptedSmsBackend.reset([TransientSmsError("timeout", code="network")] * 3)
+    deferred = []
+    monkeypatch.setattr(tasks.send_sms, "apply_async", lambda args, **kw: deferred.append(args[0]))
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = pending_sms(demo, 6)
+    assert tasks.send_sms_batch.apply(args=[ids]).get() == {"retrying": 3, "deferred": 3}
+    assert ScriptedSmsBackend.calls == 3 and deferred == ids
+    assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.PENDING}
+
+
+def test_a_message_that_cannot_be_rendered_fails_visibly_instead_of_hanging(demo, django_capture_on_commit_callbacks, sms_outbox):
+    with django_capture_on_commit_callbacks(execute=False):
+        demo.book()
+    sms = Notification.objects.get(channel=Channel.SMS)
+    with mock.patch("notifications.delivery.render_sms", side_effect=KeyError("service")), pytest.raises(KeyError):
+        deliver(sms.pk)
+    sms.refresh_from_db()
+    assert (sms.status, sms.error_code) == (Status.FAILED, "render")
+    assert sms_outbox == []
+
+
+def test_a_record_flagged_uncertain_while_its_sender_was_slow_ends_sent(demo, django_capture_on_commit_callbacks, sms_outbox):
+    with django_capture_on_commit_callbacks(execute=False):
+        demo.book()
+    sms = Notification.objects.get(channel=Channel.SMS)
+    real_render = __import__("notifications.content", fromlist=["render_sms"]).render_sms
+
+    def slow_render(notification, appointment):
+        # The recovery sweep runs while this sender is still at work (it took "16 minutes").
+        recover_stalled(now=timezone.now() + STALLED_AFTER + timedelta(minutes=1))
+        assert Notification.objects.get(pk=notification.pk).status == Status.UNCERTAIN
+        return real_render(notification, appointment)
+
+    with mock.patch("notifications.delivery.render_sms", side_effect=slow_render):
+        assert deliver(sms.pk) == "sent"
+    sms.refresh_from_db()
+    assert sms.status == Status.SENT and len(sms_outbox) == 1

@@ -101,3 +101,23 @@ def test_twilio_timeout_is_transient(twilio):
     twilio.set_delay(2)
     [result] = get_sms_backend(timeout=0.5).send_messages([MESSAGE])
     assert isinstance(result.error, TransientSmsError)
+
+
+def errors_of_checks(**overrides):
+    from django.core import checks
+
+    with override_settings(**overrides):
+        return sorted(e.id for e in checks.run_checks() if e.id.startswith("notifications."))
+
+
+def test_delivery_settings_are_checked_at_start():
+    assert errors_of_checks() == []
+    assert errors_of_checks(SMS_BACKEND="pigeon") == ["notifications.E001"]
+    assert errors_of_checks(SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="", TWILIO_FROM="",
+                            TWILIO_MESSAGING_SERVICE_SID="") == ["notifications.E002", "notifications.E003"]
+
+
+def test_an_esp_without_webhook_secret_is_refused_outside_debug():
+    esp = {"EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend", "DEBUG": False}
+    assert errors_of_checks(**esp, ANYMAIL={}) == ["notifications.E004"]
+    assert errors_of_checks(**esp, ANYMAIL={"WEBHOOK_SECRET": "user:secret"}) == []

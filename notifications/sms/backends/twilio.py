@@ -5,6 +5,8 @@ Quirks kept here: the API base URL can point at a Twilio-compatible endpoint
 Twilio's errors are sorted into transient (retry) and permanent (record and stop).
 """
 
+import logging
+
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -13,6 +15,11 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from .base import BaseSmsBackend, PermanentSmsError, SmsResult, TransientSmsError
+
+# twilio-python logs eight INFO lines per request (URL, headers, response headers): keep
+# them for WARNING and above, so a busy worker's log stays readable.
+HTTP_LOG = logging.getLogger("notifications.sms.twilio_http")
+HTTP_LOG.setLevel(logging.WARNING)
 
 # HTTP statuses worth retrying: the provider was busy or broken, not the request.
 TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -36,7 +43,7 @@ class SmsBackend(BaseSmsBackend):
             raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
         if not self.from_ and not self.messaging_service_sid:
             raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
-        self.client = Client(self.account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        self.client = Client(self.account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout, logger=HTTP_LOG))
         # Every product of the client is a "domain" with its own base URL; messages go
         # through the Api domain, so pointing it elsewhere is enough for a stand-in.
         base_url = api_base_url or settings.TWILIO_API_BASE_URL
