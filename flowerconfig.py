@@ -10,7 +10,8 @@ import os
 
 from django.conf import settings
 
-address = os.environ.get("FLOWER_ADDRESS", "0.0.0.0")
+# All interfaces in a container (production); this machine only in development.
+address = os.environ.get("FLOWER_ADDRESS", "127.0.0.1" if settings.DEBUG else "0.0.0.0")
 port = int(os.environ.get("FLOWER_PORT", "5555"))
 
 _credentials = [c.strip() for c in os.environ.get("FLOWER_BASIC_AUTH", "").split(",") if c.strip()]
