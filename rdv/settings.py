@@ -84,6 +84,8 @@ WSGI_APPLICATION = "rdv.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+# A reused connection is checked before use, so a database restart costs one reconnect.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file in development.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -210,6 +212,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Personal data retention (notifications/retention.py), daily at 03:30 UTC.
 CELERY_IMPORTS = ["notifications.retention"]
+# Connections are reused across tasks and recycled by rdv.celery's close_old_connections
+# (CONN_MAX_AGE, errors), not closed by Celery's Django fixup after every task.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULE["apply-retention"] = {
     "task": "notifications.apply_retention", "schedule": crontab(hour=3, minute=30),
 }
