@@ -36,7 +36,8 @@ from urllib.parse import quote
 
 from ..servers import REDIS_URL
 from .httpjson import http_json
-from .twilio_standin import DEFAULT_FROM
+from .smtp_server import smtp_settings
+from .twilio_standin import DEFAULT_FROM, twilio_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -374,14 +375,7 @@ class TwilioStandinProcess(ManagedProcess):
     def settings(self, from_=DEFAULT_FROM, messaging_service_sid=None):
         """The project's settings that point it at this stand-in (for the `settings` fixture or a
         process environment); the sender is a number, or a messaging service when given."""
-        return {
-            "SMS_BACKEND": "twilio",
-            "TWILIO_API_BASE_URL": self.url,
-            "TWILIO_ACCOUNT_SID": self.account_sid,
-            "TWILIO_AUTH_TOKEN": self.auth_token,
-            "TWILIO_FROM": "" if messaging_service_sid else from_,
-            "TWILIO_MESSAGING_SERVICE_SID": messaging_service_sid or "",
-        }
+        return twilio_settings(self, from_, messaging_service_sid)
 
     def client(self):
         from twilio.rest import Client
@@ -438,14 +432,7 @@ class SMTPServerProcess(ManagedProcess):
         return self
 
     def settings(self):
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": self.host,
-            "EMAIL_PORT": self.port,
-            "EMAIL_USE_TLS": False,
-            "EMAIL_HOST_USER": "",
-            "EMAIL_HOST_PASSWORD": "",
-        }
+        return smtp_settings(self.host, self.port)
 
     @property
     def messages(self):

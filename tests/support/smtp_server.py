@@ -63,6 +63,18 @@ DEFAULT_REPLIES = {
 
 
 @dataclasses.dataclass
+
+def smtp_settings(host, port):
+    """The Django settings that send email to an SMTP stand-in at host:port."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": host,
+        "EMAIL_PORT": port,
+        "EMAIL_USE_TLS": False,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+    }
+
 class Attachment:
     filename: str | None
     content_type: str
@@ -218,14 +230,7 @@ class SMTPServer:
 
     def settings(self):
         """The Django settings that send email to this server."""
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": self.host,
-            "EMAIL_PORT": self.port,
-            "EMAIL_USE_TLS": False,
-            "EMAIL_HOST_USER": "",
-            "EMAIL_HOST_PASSWORD": "",
-        }
+        return smtp_settings(self.host, self.port)
 
     @property
     def messages(self):

@@ -275,6 +275,18 @@ def _fast_validate(path, form):
     return params
 
 
+
+def twilio_settings(standin, from_=DEFAULT_FROM, messaging_service_sid=None):
+    """The project's settings that point it at a stand-in (in this process or another)."""
+    return {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_API_BASE_URL": standin.url,
+        "TWILIO_ACCOUNT_SID": standin.account_sid,
+        "TWILIO_AUTH_TOKEN": standin.auth_token,
+        "TWILIO_FROM": "" if messaging_service_sid else from_,
+        "TWILIO_MESSAGING_SERVICE_SID": messaging_service_sid or "",
+    }
+
 class TwilioError(Exception):
     def __init__(self, status, code, message=None):
         self.status, self.code = status, code
@@ -400,14 +412,7 @@ class TwilioStandin:
     def settings(self, from_=DEFAULT_FROM, messaging_service_sid=None):
         """The project's settings that point it at this stand-in (for the `settings` fixture or a
         process environment); the sender is a number, or a messaging service when given."""
-        return {
-            "SMS_BACKEND": "twilio",
-            "TWILIO_API_BASE_URL": self.url,
-            "TWILIO_ACCOUNT_SID": self.account_sid,
-            "TWILIO_AUTH_TOKEN": self.auth_token,
-            "TWILIO_FROM": "" if messaging_service_sid else from_,
-            "TWILIO_MESSAGING_SERVICE_SID": messaging_service_sid or "",
-        }
+        return twilio_settings(self, from_, messaging_service_sid)
 
     # -- what happened
 
