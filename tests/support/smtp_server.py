@@ -62,8 +62,6 @@ DEFAULT_REPLIES = {
 }
 
 
-@dataclasses.dataclass
-
 def smtp_settings(host, port):
     """The Django settings that send email to an SMTP stand-in at host:port."""
     return {
@@ -75,6 +73,8 @@ def smtp_settings(host, port):
         "EMAIL_HOST_PASSWORD": "",
     }
 
+
+@dataclasses.dataclass
 class Attachment:
     filename: str | None
     content_type: str

@@ -275,7 +275,6 @@ def _fast_validate(path, form):
     return params
 
 
-
 def twilio_settings(standin, from_=DEFAULT_FROM, messaging_service_sid=None):
     """The project's settings that point it at a stand-in (in this process or another)."""
     return {
@@ -286,6 +285,7 @@ def twilio_settings(standin, from_=DEFAULT_FROM, messaging_service_sid=None):
         "TWILIO_FROM": "" if messaging_service_sid else from_,
         "TWILIO_MESSAGING_SERVICE_SID": messaging_service_sid or "",
     }
+
 
 class TwilioError(Exception):
     def __init__(self, status, code, message=None):
