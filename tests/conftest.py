@@ -4,12 +4,19 @@ import pytest
 from django.conf import settings
 
 from .servers import IN_CI, redis_problem
+from .support import clock
 from .support.fixtures import smtp_server, twilio_standin  # noqa: F401 - shared fixtures
+
+# Before any test or fixture reads the time: TEST_CLOCK_OFFSET_DAYS moves every clock ahead.
+CLOCK_OFFSET_DAYS = clock.install()
 
 
 def pytest_report_header(config):
     problem = settings.POSTGRES_PROBLEM
-    return [f"database: {'PostgreSQL' if problem is None else 'SQLite (' + problem + ')'}"]
+    return [
+        f"database: {'PostgreSQL' if problem is None else 'SQLite (' + problem + ')'}",
+        f"clock: {CLOCK_OFFSET_DAYS} days ahead of the real date ({clock.VARIABLE})",
+    ]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,6 +15,7 @@ from appointments.models import Motif
 from notifications.models import Event, Notification, Status
 from notifications.reminders import sweep_due_reminders
 
+from .support.dates import french, next_offset_change, upcoming
 from .support.processes import celery_worker, flush_redis, process_env, tasks_go_to_broker
 from .support.smtp_server import SMTPServer
 from .support.twilio_standin import TwilioStandin
@@ -54,8 +55,10 @@ def statuses(**filters):
 def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
     twilio, smtp, env = providers
     contact = demo.contact(first_name="Anaïs", last_name="N'Diaye")
+    starts_at = upcoming(1, 14, 30, zone=PARIS)  # a Tuesday afternoon, weeks ahead
+    when = french(starts_at, PARIS)
     with celery_worker(env), tasks_go_to_broker():
-        appointment = demo.book(contacts=[contact], starts_at=datetime(2027, 2, 16, 14, 30, tzinfo=PARIS))
+        appointment = demo.book(contacts=[contact], starts_at=starts_at)
         [sms] = twilio.wait_for_messages(1)
         [email] = smtp.wait_for_messages(1)
         wait_for(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], what="the delivery report")
@@ -63,7 +66,7 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
 
     assert sms.to == "+33612345678" and sms.from_ == "RDV" and sms.num_segments == 1
-    assert sms.body == ("RDV Service Public : RDV Titres d'identité confirmé le mardi 16 février 2027 à 14h30, "
+    assert sms.body == (f"RDV Service Public : RDV Titres d'identité confirmé le {when}, "
                         f"sur place. Infos ou annulation : {appointment.link_url()}")
     record = Notification.objects.get(channel="sms")
     assert sms.status_callback == f"{env['PUBLIC_BASE_URL']}/webhooks/twilio/status?n={record.pk}"
@@ -71,9 +74,9 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
 
     assert email.to == ["lea.dupont@exemple.fr"] or "lea.dupont@exemple.fr" in str(email.to)
     # (.strip(): Django folds a long encoded Subject right after "Subject:")
-    assert email.subject.strip() == "Rendez-vous confirmé le mardi 16 février 2027 à 14h30 — Titres d'identité"
+    assert email.subject.strip() == f"Rendez-vous confirmé le {when} — Titres d'identité"
     for part in (email.text, email.html):
-        for field in ("mardi 16 février 2027 à 14h30", "Anaïs", "Demande ou renouvellement de carte nationale",
+        for field in (when, "Anaïs", "Demande ou renouvellement de carte nationale",
                       "20 minutes", "215 rue Duguesclin, 69003 Lyon", "Apportez votre pré-demande ANTS",
                       appointment.link_url()):
             assert field in part
@@ -81,16 +84,23 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
     assert "METHOD:REQUEST" in email.calendar and "SEQUENCE:0" in email.calendar
 
 
-@pytest.mark.parametrize("zone, motif_org, starts_at, expected_date", [
-    # The Monday after the switch to summer time (Sunday 28 March 2027).
-    ("paris", "lyon", datetime(2027, 3, 29, 9, 0, tzinfo=PARIS), "lundi 29 mars 2027 à 9h00"),
-    # The Monday after the switch back to winter time (Sunday 31 October 2027).
-    ("paris", "lyon", datetime(2027, 11, 1, 9, 0, tzinfo=PARIS), "lundi 1er novembre 2027 à 9h00"),
-    # Overseas: Guadeloupe keeps UTC-4 all year.
-    ("guadeloupe", "guadeloupe", datetime(2027, 3, 29, 8, 0, tzinfo=GUADELOUPE), "lundi 29 mars 2027 à 8h00"),
+def day_after_paris_changes_clocks(to_summer, hour, zone):
+    """The day after the next change of Paris's clocks (a Sunday), at `hour` in `zone`: its
+    reminder, 48 hours before, falls on the other side of the change."""
+    day = next_offset_change(PARIS, to_summer=to_summer) + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=zone)
+
+
+@pytest.mark.parametrize("motif_org, to_summer, hour, zone", [
+    ("lyon", True, 9, PARIS),  # the day after the switch to summer time
+    ("lyon", False, 9, PARIS),  # the day after the switch back to winter time
+    ("guadeloupe", True, 8, GUADELOUPE),  # overseas: Guadeloupe keeps UTC-4 all year
 ])
-def test_a_reminder_arrives_once_48_hours_before(demo, providers, zone, motif_org, starts_at, expected_date):
+def test_a_reminder_arrives_once_48_hours_before(demo, providers, motif_org, to_summer, hour, zone):
     twilio, smtp, env = providers
+    starts_at = day_after_paris_changes_clocks(to_summer, hour, zone)
+    expected_date = french(starts_at, zone)
+    assert expected_date.endswith(f"à {hour}h00")
     organisation = getattr(demo, motif_org)
     motif = Motif.objects.filter(organisation=organisation).first()
     contact = demo.contact(organisation)
@@ -170,7 +180,7 @@ def test_two_sweeps_racing_send_each_due_reminder_once(demo, providers):
     from django.db import connection
 
     twilio, smtp, env = providers
-    base = datetime(2027, 2, 1, 8, 0, tzinfo=PARIS)
+    base = upcoming(0, 8, zone=PARIS)  # a Monday morning, weeks ahead
     with time_machine.travel(base - timedelta(days=20)):
         for i in range(30):
             demo.book(contacts=[demo.contact(phone=f"+336{i:08d}", email=f"usager{i}@exemple.fr")],

@@ -21,6 +21,9 @@ from .notifying import committed, sms_outbox  # noqa: F401
 PARIS = ZoneInfo("Europe/Paris")
 # The longest date a French reader can get: longest weekday, longest month, two-digit day.
 LONGEST_DAY = datetime(2026, 9, 30, 12, 30, tzinfo=PARIS)  # "mercredi 30 septembre 2026 à 12h30"
+# The messages below are read word for word, dates included: "now" is 1 December 2026, before every
+# appointment booked here, whatever day the suite runs on.
+pytestmark = pytest.mark.time_machine(datetime(2026, 12, 1, 9, 0, tzinfo=PARIS), tick=True)
 
 
 # --- dates ------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ PARIS = ZoneInfo("Europe/Paris")
 GUADELOUPE = ZoneInfo("America/Guadeloupe")
 # Before every date used below, so that the minimum lead time never hides a slot.
 LONG_BEFORE = datetime(2026, 11, 1, tzinfo=UTC)
+# The tests name calendar days (a DST change, a Saturday): "now" is LONG_BEFORE, whatever today is.
+pytestmark = pytest.mark.time_machine(LONG_BEFORE, tick=True)
 
 
 @pytest.fixture(autouse=True)
