@@ -4,7 +4,6 @@ Every variable is optional: the embedded defaults run the whole system on one ma
 only Python (SQLite, a filesystem Celery transport, SMS and email kept in a readable outbox).
 """
 
-from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -125,6 +124,11 @@ PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").ge
 REMINDER_DELAY_HOURS = env.int("REMINDER_DELAY_HOURS", default=48)
 if not 1 <= REMINDER_DELAY_HOURS <= 24 * 14:
     raise ImproperlyConfigured("REMINDER_DELAY_HOURS must be between 1 and 336.")
+# How often beat runs the reminder sweep (seconds). The deeper health check expects a sweep
+# within 5 minutes, so at most 300.
+REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60)
+if not 1 <= REMINDER_SWEEP_SECONDS <= 300:
+    raise ImproperlyConfigured("REMINDER_SWEEP_SECONDS must be between 1 and 300.")
 
 # --- Public pages (booking, appointment link) ----------------------------------------------
 
@@ -206,7 +210,7 @@ CELERY_TASK_ROUTES = {
     "notifications.send_email_batch": {"queue": "email"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "send-due-reminders": {"task": "notifications.send_due_reminders", "schedule": 60.0},
+    "send-due-reminders": {"task": "notifications.send_due_reminders", "schedule": float(REMINDER_SWEEP_SECONDS)},
     "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -4,7 +4,6 @@ status callbacks to this app served by live_server) and a real SMTP server."""
 
 import os
 import signal
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,7 @@ from notifications.models import Event, Notification, Status
 from notifications.reminders import sweep_due_reminders
 
 from .support.dates import french, next_offset_change, upcoming
-from .support.processes import celery_worker, flush_redis, process_env, tasks_go_to_broker
+from .support.processes import celery_worker, flush_redis, poll, process_env, tasks_go_to_broker
 from .support.smtp_server import SMTPServer
 from .support.twilio_standin import TwilioStandin
 
@@ -39,13 +38,7 @@ def providers(live_server, settings):
 
 
 def wait_for(condition, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return poll(condition, timeout, lambda: f"waiting for {what}")
 
 
 def statuses(**filters):
@@ -57,12 +50,12 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
     contact = demo.contact(first_name="Anaïs", last_name="N'Diaye")
     starts_at = upcoming(1, 14, 30, zone=PARIS)  # a Tuesday afternoon, weeks ahead
     when = french(starts_at, PARIS)
-    with celery_worker(env), tasks_go_to_broker():
+    with celery_worker(env) as worker, tasks_go_to_broker():
         appointment = demo.book(contacts=[contact], starts_at=starts_at)
         [sms] = twilio.wait_for_messages(1)
         [email] = smtp.wait_for_messages(1)
         wait_for(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], what="the delivery report")
-        time.sleep(0.5)  # nothing else arrives
+        worker.wait_idle()  # nothing left that could still arrive
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
 
     assert sms.to == "+33612345678" and sms.from_ == "RDV" and sms.num_segments == 1
@@ -110,7 +103,7 @@ def test_a_reminder_arrives_once_48_hours_before(demo, providers, motif_org, to_
     Notification.objects.all().delete()  # the confirmation is not what this test is about
     due = starts_at.astimezone(ZoneInfo("UTC")) - timedelta(hours=48)
     assert appointment.reminder_due_at == due
-    with celery_worker(env), tasks_go_to_broker():
+    with celery_worker(env) as worker, tasks_go_to_broker():
         for moment, expected in ((due - timedelta(minutes=1), 0), (due, 1), (due + timedelta(minutes=1), 0),
                                  (due + timedelta(hours=1), 0)):
             with time_machine.travel(moment, tick=False):
@@ -118,7 +111,7 @@ def test_a_reminder_arrives_once_48_hours_before(demo, providers, motif_org, to_
         [sms] = twilio.wait_for_messages(1)
         [email] = smtp.wait_for_messages(1)
         wait_for(lambda: statuses(event=Event.REMINDER) == [("email", "sent"), ("sms", "delivered")], what="reminders")
-        time.sleep(0.5)
+        worker.wait_idle()
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
     assert "rappel, RDV" in sms.body and expected_date in sms.body and sms.num_segments == 1
     assert email.subject.strip().startswith(f"Rappel : rendez-vous le {expected_date}")
@@ -128,10 +121,10 @@ def test_a_provider_failing_then_recovering_sends_each_message_once(demo, provid
     twilio, smtp, env = providers
     twilio.fail_next(2, status=503)
     smtp.fail_next(1, code=451)
-    with celery_worker(env), tasks_go_to_broker():
+    with celery_worker(env) as worker, tasks_go_to_broker():
         demo.book()
         wait_for(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], timeout=30, what="retries")
-        time.sleep(0.5)
+        worker.wait_idle()
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
     assert twilio.stats()["failed"] == 2
     sms = Notification.objects.get(channel="sms")
@@ -142,10 +135,10 @@ def test_a_provider_failing_then_recovering_sends_each_message_once(demo, provid
 def test_a_permanent_refusal_is_recorded_and_not_retried(demo, providers):
     twilio, smtp, env = providers
     twilio.reject_recipient("+33612345678", code=21610)
-    with celery_worker(env), tasks_go_to_broker():
+    with celery_worker(env) as worker, tasks_go_to_broker():
         demo.book()
         wait_for(lambda: ("sms", "failed") in statuses(), what="the refusal")
-        time.sleep(1)
+        worker.wait_idle()
     sms = Notification.objects.get(channel="sms")
     assert (sms.status, sms.error_code, sms.attempts) == (Status.FAILED, "21610", 1)
     assert twilio.messages == []
@@ -166,7 +159,7 @@ def test_a_worker_killed_mid_send_sends_nothing_twice(demo, providers):
             os.kill(pid, signal.SIGKILL)
         worker.wait_for_log(r"notification \d+: not claimable", timeout=30)
         wait_for(lambda: statuses() == [("sms", "delivered")], timeout=15, what="the late delivery report")
-        time.sleep(0.5)
+        worker.wait_idle()
     assert len(twilio.messages) == 1
     record = Notification.objects.get()
     assert record.provider_message_id == twilio.messages[0].sid
@@ -205,7 +198,7 @@ def test_two_sweeps_racing_send_each_due_reminder_once(demo, providers):
         smtp.wait_for_messages(30, timeout=30)
         wait_for(lambda: not Notification.objects.filter(status__in=["pending", "sending"]).exists(), timeout=30,
                  what="every record handled")
-        time.sleep(0.5)
+        worker.wait_idle()
         assert worker.wait_for_log(r"notifications\.send_sms_batch\[.*\] succeeded")
     assert sum(counts) == 30
     assert len(twilio.messages) == 30 and len(smtp.messages) == 30

@@ -12,7 +12,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -99,9 +98,12 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE"),
+        ({"REMINDER_DELAY_HOURS": "0"}, "REMINDER_DELAY_HOURS"),
+        ({"REMINDER_SWEEP_SECONDS": "600"}, "REMINDER_SWEEP_SECONDS"),
     ],
 )
-def test_production_refuses_to_start_with_dev_secrets_or_no_allowed_hosts(overrides, complaint):
+def test_production_refuses_to_start_with_dev_secrets_or_bad_settings(overrides, complaint):
     result = run(["manage.py", "check"], production_env(**overrides))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and complaint in result.stderr

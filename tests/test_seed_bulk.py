@@ -31,3 +31,5 @@ def test_bulk_contacts_can_receive_sms_and_email():
     contacts = list(Contact.objects.filter(appointments__isnull=False).distinct())
     assert len(contacts) >= 50
     assert all(contact.can_receive_sms() and contact.can_receive_email() for contact in contacts)
+    # Each consent is recorded, one record per channel.
+    assert all(contact.consent_records.count() == 2 for contact in contacts)

@@ -453,6 +453,31 @@ def test_a_started_worker_answers_celery_inspect_ping_and_dies_with_sigkill():
 @pytest.mark.redis
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
+def test_a_worker_is_idle_only_when_neither_it_nor_the_broker_holds_a_task():
+    """wait_idle(), the end condition of the exactly-once proofs, sees a task waiting in a queue
+    and a task the worker holds for later (a retry's countdown), and passes once both are gone."""
+    from .support.processes import broker_backlog, celery_worker, flush_redis, process_env, tasks_go_to_broker
+
+    flush_redis()
+    env = process_env()
+    with tasks_go_to_broker() as app:
+        app.send_task("notifications.send_due_reminders", queue="email")  # a queue nobody consumes below
+        assert broker_backlog() == 1
+        with celery_worker(env, queues=["celery"]) as worker:
+            with pytest.raises(AssertionError, match="not idle: broker 1"):
+                worker.wait_idle(timeout=1)
+        flush_redis()
+        with celery_worker(env) as worker:
+            worker.wait_idle()
+            app.send_task("notifications.send_due_reminders", countdown=120)
+            with pytest.raises(AssertionError, match="'scheduled': 1"):
+                worker.wait_idle(timeout=2)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
 def test_two_beats_each_start_with_their_own_schedule_file():
     from .support.processes import celery_beat, process_env
 

@@ -2,7 +2,7 @@
 ahead of today, whatever the date the suite runs on, and an oracle for the French date format that
 does not share code with the formatter under test."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 

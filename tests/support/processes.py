@@ -277,6 +277,57 @@ class CeleryWorker(ManagedProcess):
             app.close()
         return any(self.nodename in reply for reply in replies)
 
+    def busy(self, timeout=2.0):
+        """What the worker holds: tasks running, reserved (prefetched) or scheduled (a retry's
+        countdown), by kind; None when it does not answer."""
+        from celery import Celery
+
+        app = Celery("rdv-e2e-inspect", set_as_current=False)
+        app.conf.broker_read_url = app.conf.broker_write_url = self.broker_url
+        try:
+            inspect = app.control.inspect(destination=[self.nodename], timeout=timeout)
+            held = {}
+            for kind in ("active", "reserved", "scheduled"):
+                reply = getattr(inspect, kind)() or {}
+                if self.nodename not in reply:
+                    return None
+                held[kind] = len(reply[self.nodename])
+            return held
+        finally:
+            app.close()
+
+    def wait_idle(self, timeout=60.0):
+        """Until nothing is left to do: the broker's queues hold no message (waiting, or taken
+        and not yet acknowledged) and the worker holds no task. Looked at queue, worker, queue:
+        a task moving from one to the other, or enqueued by a task that just ended, is seen.
+        The end condition of an exactly-once proof, instead of a sleep that a late duplicate
+        would outlast."""
+        def idle():
+            return broker_backlog(self.broker_url) == 0 and self.busy() == ZERO_HELD and broker_backlog(self.broker_url) == 0
+
+        # Twice in a row: a message just popped from a queue is being registered by the worker.
+        poll(lambda: idle() and idle(), timeout, lambda: f"{self.name} not idle: broker {broker_backlog(self.broker_url)}, worker {self.busy()}")
+        return self
+
+
+ZERO_HELD = {"active": 0, "reserved": 0, "scheduled": 0}
+# kombu's Redis transport: one list per queue and priority step. (Its "unacked" hash is not
+# counted: what a live worker took, it holds; what a killed one took waits for the visibility
+# timeout, the recovery sweep's business.)
+QUEUE_NAMES = ("celery", "sms", "email")
+PRIORITY_KEYS = [name + suffix for name in QUEUE_NAMES for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")]
+
+
+def broker_backlog(broker_url=REDIS_URL):
+    """Messages waiting in the project's queues of the Redis broker."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        return sum(client.llen(key) for key in PRIORITY_KEYS)
+    finally:
+        client.close()
+
 
 @contextmanager
 def tasks_go_to_broker(broker_url=REDIS_URL):
@@ -394,7 +445,7 @@ class TwilioStandinProcess(ManagedProcess):
         return self._call("GET", "/_standin/stats")
 
     def wait_for_messages(self, count, timeout=10.0):
-        _poll(lambda: self.stats()["accepted"] >= count, timeout, lambda: f"{self.stats()} SMS, expected {count}")
+        poll(lambda: self.stats()["accepted"] >= count, timeout, lambda: f"{self.stats()} SMS, expected {count}")
         return self.messages
 
     def fail_next(self, count=1, status=500, code=None, message=None, delay=0.0):
@@ -444,7 +495,7 @@ class SMTPServerProcess(ManagedProcess):
         return http_json("GET", self.control_url + "/_standin/stats")
 
     def wait_for_messages(self, count, timeout=10.0):
-        _poll(lambda: self.stats()["received"] >= count, timeout, lambda: f"{self.stats()} emails, expected {count}")
+        poll(lambda: self.stats()["received"] >= count, timeout, lambda: f"{self.stats()} emails, expected {count}")
         return self.messages
 
     def fail_next(self, count=1, code=451, message=None, stage="data"):
@@ -454,9 +505,14 @@ class SMTPServerProcess(ManagedProcess):
         http_json("POST", self.control_url + "/_standin/reset")
 
 
-def _poll(condition, timeout, describe):
+def poll(condition, timeout=15.0, describe=lambda: "the condition"):
+    """Until `condition()` is true (returns its value), checking every 50 ms; fails with
+    `describe()` after `timeout` seconds. The suite's one way to wait for something."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        value = condition()
+        if value:
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"after {timeout}s: {describe()}")
         time.sleep(0.05)
