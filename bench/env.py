@@ -20,10 +20,10 @@ _SECRET = secrets.token_urlsafe(50)
 def bench_env(**extra):
     """The environment of every process of the benchmark (and of this one): production
     settings (DEBUG=false, so no query log), the bench database and broker, quiet logs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
-    env.update(
+    from tests.support.processes import project_env
+
+    return project_env(**{**dict(
         DJANGO_SETTINGS_MODULE="bench.settings",
-        DEBUG="false",
         SECRET_KEY=_SECRET,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
@@ -32,18 +32,16 @@ def bench_env(**extra):
         CELERY_BROKER_URL=BROKER_URL,
         PUBLIC_BASE_URL="https://rdv.example.fr",
         LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=str(BASE_DIR),
-    )
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+        PYTHONPATH=os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),
+    ), **extra})
 
 
 def activate():
     """Make this process a bench process, then set Django up."""
-    os.environ.clear()
-    os.environ.update(bench_env())
     sys.path.insert(0, str(BASE_DIR))
+    env = bench_env()
+    os.environ.clear()
+    os.environ.update(env)
     import django
 
     django.setup()

@@ -1,7 +1,7 @@
 """Baseline: no-op Celery tasks per second, through Redis and a real 2-process worker."""
 
 from . import broker
-from .processes import Worker
+from . import processes
 from .tasks import NOOP_QUEUE, noop
 
 TASKS = 10_000
@@ -12,11 +12,8 @@ def run(tasks=TASKS):
     with noop.app.producer_or_acquire() as producer:
         for i in range(tasks):
             noop.apply_async((i,), queue=NOOP_QUEUE, producer=producer)
-    worker = Worker(queues=[NOOP_QUEUE], name="noop-worker")
-    try:
+    with processes.worker(queues=[NOOP_QUEUE], name="noop-worker") as worker:
         counted, seconds = broker.wait_drained([NOOP_QUEUE], tasks)
         rss = worker.rss_mb()
-    finally:
-        worker.stop()
     return {"noop_tasks": tasks, "noop_tasks_per_s": round(counted / seconds, 1), "noop_worker_rss_mb": rss,
             "worker_rss_mb": max(rss)}

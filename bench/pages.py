@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .processes import Gunicorn
+from . import processes
 
 CONNECTIONS = 32
 DURATION_S = 15
@@ -65,9 +65,8 @@ def run():
         paths = targets()
     except NoReverseMatch as exc:
         return {"pages_skipped": f"public pages missing ({exc})"}
-    server = Gunicorn(workers=None)
-    try:
-        server.wait_ready()
+    with processes.gunicorn() as server:
+        server.wait_ready("/bench/bare")
         results = {"pages_connections": CONNECTIONS, "pages_gunicorn_workers": server.workers}
         for name, page_paths in paths.items():
             wrk(server.url, page_paths, duration=WARMUP_S)
@@ -75,8 +74,6 @@ def run():
             if report["non_2xx"] or report["socket_errors"]:
                 raise RuntimeError(f"{name}: {report['non_2xx']} non-2xx answers, {report['socket_errors']} socket errors")
             results[f"pages_{name}"] = report
-    finally:
-        server.stop()
     bare = results["pages_bare"]["rps"]
     slowest = min(results["pages_slots"]["rps"], results["pages_link"]["rps"])
     results["pages_bare_rps"] = bare

@@ -11,7 +11,7 @@ off here: they are a policy agreed with each provider, not the capacity being me
 import time
 
 from . import broker
-from .processes import Worker
+from . import processes
 from .sweep import make_due
 
 APPOINTMENTS = 2_000  # x 2 channels = 4,000 notifications for the rate
@@ -46,7 +46,7 @@ def _time_deliveries(twilio, smtp, expected, worker, timeout=3600):
 
 
 def _check(worker, deadline, done, expected):
-    if time.monotonic() > deadline or worker.process.poll() is not None:
+    if time.monotonic() > deadline or not worker.alive():
         raise RuntimeError(f"{done} of {expected} notifications delivered")
 
 
@@ -55,12 +55,9 @@ def measure_rate(twilio, smtp, worker_env, appointments=APPOINTMENTS):
     broker.flush()
     due = make_due(appointments)
     expected = 2 * _sweep()
-    worker = Worker(name="pipeline-worker", **worker_env)
-    try:
+    with processes.worker(name="pipeline-worker", **worker_env) as worker:
         counted, seconds = _time_deliveries(twilio, smtp, expected, worker)
         rss = worker.rss_mb()
-    finally:
-        worker.stop()
     return {
         "pipeline_appointments": due,
         "pipeline_notifications": expected,
@@ -77,8 +74,7 @@ def measure_drain(twilio, smtp, worker_env, reminders=DRAIN_REMINDERS):
     appointments = reminders // 2
     make_due(appointments)
     before = _delivered(twilio, smtp)
-    worker = Worker(name="drain-worker", **worker_env)
-    try:
+    with processes.worker(name="drain-worker", **worker_env) as worker:
         worker.wait_ready()
         started = time.monotonic()
         claimed = _sweep()
@@ -89,8 +85,6 @@ def measure_drain(twilio, smtp, worker_env, reminders=DRAIN_REMINDERS):
             _check(worker, deadline, _delivered(twilio, smtp) - before, expected)
             time.sleep(0.2)
         drain_s = time.monotonic() - started
-    finally:
-        worker.stop()
     results = {"drain_reminders": expected, "drain_appointments": claimed, "drain_sweep_s": round(sweep_s, 1),
                "drain_measured_s": round(drain_s, 1), "drain_100k_s": round(drain_s * DRAIN_REMINDERS / expected, 1)}
     if expected != DRAIN_REMINDERS:

@@ -67,7 +67,7 @@ def chart(first_day, days, data, channel):
     scale_max = max(totals + [1])
     step = inner_width / days
     bars = []
-    for day, total in zip(dates, totals):
+    for day, total in zip(dates, totals, strict=True):
         bar = Bar(x=CHART["left"] + step * len(bars) + step * 0.15, width=step * 0.7, label=day.strftime("%d/%m"), total=total)
         y = CHART["top"] + inner_height
         for status, colour in STATUS_COLOURS.items():

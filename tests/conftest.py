@@ -1,14 +1,14 @@
-import io
-
 import pytest
 from django.conf import settings
 
 from .servers import IN_CI, redis_problem
 from .support import clock
-from .support.fixtures import smtp_server, twilio_standin  # noqa: F401 - shared fixtures
 
 # Before any test or fixture reads the time: TEST_CLOCK_OFFSET_DAYS moves every clock ahead.
 CLOCK_OFFSET_DAYS = clock.install()
+
+# The shared fixtures, for every test module.
+pytest_plugins = ["tests.support.fixtures"]
 
 
 def pytest_report_header(config):
@@ -31,14 +31,3 @@ def pytest_collection_modifyitems(config, items):
         for marker, problem in problems.items():
             if problem and item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.skip(reason=problem))
-
-
-@pytest.fixture
-def demo(db):
-    """The demo organisations, places, motifs and agents, as `seed_demo` makes them."""
-    from django.core.management import call_command
-
-    from .factories import Demo
-
-    call_command("seed_demo", stdout=io.StringIO())
-    return Demo()

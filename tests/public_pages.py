@@ -1,24 +1,13 @@
-"""Helpers for the tests of the citizens' public pages."""
+"""Helpers for the tests of the citizens' public pages (their fixtures: tests/support/fixtures.py)."""
 
 import html
 import re
 from datetime import UTC, datetime
 
-import pytest
-from django.core.cache import cache
-
 from appointments.slots import format_slot_param
 
 CONTACT = {"first_name": "Léa", "last_name": "Dupont", "phone": "06 12 34 56 78", "email": "lea.dupont@exemple.fr",
            "sms_consent": "on", "email_consent": "on"}
-
-
-@pytest.fixture(autouse=True)
-def empty_rate_limits():
-    """Each test starts with no attempt counted."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def links(response, prefix):

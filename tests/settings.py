@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 from rdv.settings import *  # noqa: E402,F403
-from rdv.settings import env  # noqa: E402
+from rdv.settings import BASE_DIR, env  # noqa: E402
 
 from .servers import IN_CI, POSTGRES_URL, postgres_problem  # noqa: E402
 

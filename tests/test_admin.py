@@ -1,6 +1,6 @@
 """Agents book, reschedule and cancel in the admin, and see only their organisations."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone

@@ -12,7 +12,6 @@ from django.utils import timezone
 from notifications.models import Notification, Status
 
 from .factories import user
-from .notifying import committed, sms_outbox  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/notifications/notificationdashboard/"

@@ -37,10 +37,6 @@ def providers(live_server, settings):
         yield twilio, smtp, env
 
 
-def wait_for(condition, timeout=15.0, what="condition"):
-    return poll(condition, timeout, lambda: f"waiting for {what}")
-
-
 def statuses(**filters):
     return sorted(Notification.objects.filter(**filters).values_list("channel", "status"))
 
@@ -54,7 +50,7 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
         appointment = demo.book(contacts=[contact], starts_at=starts_at)
         [sms] = twilio.wait_for_messages(1)
         [email] = smtp.wait_for_messages(1)
-        wait_for(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], what="the delivery report")
+        poll(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], describe=lambda: "the delivery report")
         worker.wait_idle()  # nothing left that could still arrive
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
 
@@ -110,7 +106,7 @@ def test_a_reminder_arrives_once_48_hours_before(demo, providers, motif_org, to_
                 assert sweep_due_reminders() == expected
         [sms] = twilio.wait_for_messages(1)
         [email] = smtp.wait_for_messages(1)
-        wait_for(lambda: statuses(event=Event.REMINDER) == [("email", "sent"), ("sms", "delivered")], what="reminders")
+        poll(lambda: statuses(event=Event.REMINDER) == [("email", "sent"), ("sms", "delivered")], describe=lambda: "reminders")
         worker.wait_idle()
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
     assert "rappel, RDV" in sms.body and expected_date in sms.body and sms.num_segments == 1
@@ -123,7 +119,7 @@ def test_a_provider_failing_then_recovering_sends_each_message_once(demo, provid
     smtp.fail_next(1, code=451)
     with celery_worker(env) as worker, tasks_go_to_broker():
         demo.book()
-        wait_for(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], timeout=30, what="retries")
+        poll(lambda: statuses() == [("email", "sent"), ("sms", "delivered")], 30, lambda: "retries")
         worker.wait_idle()
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
     assert twilio.stats()["failed"] == 2
@@ -137,7 +133,7 @@ def test_a_permanent_refusal_is_recorded_and_not_retried(demo, providers):
     twilio.reject_recipient("+33612345678", code=21610)
     with celery_worker(env) as worker, tasks_go_to_broker():
         demo.book()
-        wait_for(lambda: ("sms", "failed") in statuses(), what="the refusal")
+        poll(lambda: ("sms", "failed") in statuses(), describe=lambda: "the refusal")
         worker.wait_idle()
     sms = Notification.objects.get(channel="sms")
     assert (sms.status, sms.error_code, sms.attempts) == (Status.FAILED, "21610", 1)
@@ -152,13 +148,13 @@ def test_a_worker_killed_mid_send_sends_nothing_twice(demo, providers):
     twilio.set_delay(2)
     with celery_worker(env, concurrency=1) as worker, tasks_go_to_broker():
         demo.book(contacts=[demo.contact(email="", email_consent=False)])
-        wait_for(lambda: twilio.stats()["requests"] >= 1, what="the request to Twilio")
+        poll(lambda: twilio.stats()["requests"] >= 1, describe=lambda: "the request to Twilio")
         children = [pid for pid in worker.group_pids() if pid != worker.pid]
         assert children, "no pool process to kill"
         for pid in children:
             os.kill(pid, signal.SIGKILL)
         worker.wait_for_log(r"notification \d+: not claimable", timeout=30)
-        wait_for(lambda: statuses() == [("sms", "delivered")], timeout=15, what="the late delivery report")
+        poll(lambda: statuses() == [("sms", "delivered")], 15, lambda: "the late delivery report")
         worker.wait_idle()
     assert len(twilio.messages) == 1
     record = Notification.objects.get()
@@ -196,8 +192,8 @@ def test_two_sweeps_racing_send_each_due_reminder_once(demo, providers):
             thread.join()
         twilio.wait_for_messages(30, timeout=30)
         smtp.wait_for_messages(30, timeout=30)
-        wait_for(lambda: not Notification.objects.filter(status__in=["pending", "sending"]).exists(), timeout=30,
-                 what="every record handled")
+        poll(lambda: not Notification.objects.filter(status__in=["pending", "sending"]).exists(), 30,
+             lambda: "every record handled")
         worker.wait_idle()
         assert worker.wait_for_log(r"notifications\.send_sms_batch\[.*\] succeeded")
     assert sum(counts) == 30

@@ -30,7 +30,7 @@ from notifications.reminders import sweep_due_reminders
 
 from .servers import IN_CI
 from .support.processes import (
-    celery_beat, celery_worker, flush_redis, poll, process_env, smtp_server_process, tasks_go_to_broker,
+    celery_beat, celery_worker, flush_redis, free_port, poll, process_env, smtp_server_process, tasks_go_to_broker,
     twilio_standin_process,
 )
 
@@ -85,14 +85,10 @@ def reminders():
     return Notification.objects.filter(event="reminder", contact__isnull=False)
 
 
-def wait_until(condition, timeout, describe):
-    return poll(condition, timeout, describe)
-
-
 def settled(worker, timeout=90):
     """Until no reminder is pending or being sent any more, and the worker and the broker's
     queues are idle: nothing left that could still send a message."""
-    wait_until(lambda: not reminders().filter(status__in=[Status.PENDING, Status.SENDING]).exists(), timeout,
+    poll(lambda: not reminders().filter(status__in=[Status.PENDING, Status.SENDING]).exists(), timeout,
                lambda: dict(collections.Counter(reminders().values_list("status", flat=True))))
     worker.wait_idle()
 
@@ -119,7 +115,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(demo, stand
         assert sweep_due_reminders() == 24
         env = worker_env(twilio, smtp)
         with celery_worker(env, concurrency=CONCURRENCY, name="doomed") as doomed:
-            wait_until(lambda: twilio.stats()["accepted"] >= 4, 60, twilio.stats)
+            poll(lambda: twilio.stats()["accepted"] >= 4, 60, twilio.stats)
             doomed.kill(signal.SIGKILL)  # the whole group, pool children included: a crash
         in_flight = set(reminders().filter(status=Status.SENDING).values_list("pk", flat=True))
         assert len(in_flight) <= CONCURRENCY
@@ -128,7 +124,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(demo, stand
             # What the killed worker had reserved waits in Redis for the visibility timeout;
             # the periodic recovery (run here as if 16 minutes had passed, once the new worker
             # is idle) enqueues those records again and flags the ones caught mid-send.
-            wait_until(lambda: reminders().filter(status=Status.SENT).count() + len(in_flight)
+            poll(lambda: reminders().filter(status=Status.SENT).count() + len(in_flight)
                        + reminders().filter(status=Status.PENDING).count() >= 48, 60, twilio.stats)
             successor.wait_idle()
             from notifications.delivery import recover_stalled
@@ -147,9 +143,7 @@ class PrivateRedis:
     docker-compose.yml, so that it can be restarted without disturbing anyone else's."""
 
     def __init__(self):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="rdv-redis-"))
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
@@ -159,7 +153,7 @@ class PrivateRedis:
             [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes", "--dir", str(self.dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self.answers, 10, lambda: "private redis did not start")
+        poll(self.answers, 10, lambda: "private redis did not start")
 
     def answers(self):
         try:
@@ -206,7 +200,7 @@ def test_redis_restarted_during_a_sweep_loses_nothing(demo, standins, private_re
         with pytest.raises(OperationalError, match="Connection refused|Error 111"):
             sweep_due_reminders(batch_size=5)  # the broker is gone: the sweep stops there
         assert len(calls) == 2
-        wait_until(private_redis.answers, 10, lambda: "private redis did not come back")
+        poll(private_redis.answers, 10, lambda: "private redis did not come back")
         # The next beat tick sweeps what was not claimed yet.
         rest = sweep_due_reminders(batch_size=5)
         assert 0 < rest < 30
@@ -214,7 +208,7 @@ def test_redis_restarted_during_a_sweep_loses_nothing(demo, standins, private_re
         with celery_worker(env, concurrency=CONCURRENCY) as worker:
             # Records whose tasks never reached Redis stay pending; the periodic recovery
             # enqueues them again (as if 16 minutes had passed).
-            wait_until(lambda: reminders().filter(status=Status.SENT).count()
+            poll(lambda: reminders().filter(status=Status.SENT).count()
                        + reminders().filter(status=Status.PENDING, attempts=0).count() >= 60, 60, twilio.stats)
             worker.wait_idle()
             from notifications.delivery import recover_stalled
@@ -234,7 +228,7 @@ def test_two_beats_at_once_send_each_reminder_once(demo, standins):
     sent = r"Sending due task send-due-reminders"
     with celery_worker(env, concurrency=CONCURRENCY) as worker:
         with celery_beat(env, max_interval=1, name="beat-a") as a, celery_beat(env, max_interval=1, name="beat-b") as b:
-            wait_until(lambda: all(len(re.findall(sent, beat.log_text())) >= 2 for beat in (a, b)), 60,
+            poll(lambda: all(len(re.findall(sent, beat.log_text())) >= 2 for beat in (a, b)), 60,
                        lambda: (a.log_text()[-2000:], b.log_text()[-2000:]))
         settled(worker)
     assert reminders().count() == 40

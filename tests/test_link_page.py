@@ -9,7 +9,7 @@ from django.test import Client
 from appointments import services, signals
 from appointments.models import LINK_PREFIX, AppointmentStatus, BookedBy
 
-from .public_pages import empty_rate_limits, text  # noqa: F401
+from .public_pages import text
 
 
 @pytest.fixture

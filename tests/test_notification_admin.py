@@ -10,7 +10,6 @@ from notifications.models import EmailOutboxMessage, Notification, SmsOutboxMess
 from notifications.tasks import send_email, send_sms
 
 from .factories import user
-from .notifying import committed, sms_outbox  # noqa: F401
 
 
 @pytest.fixture

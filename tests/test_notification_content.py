@@ -16,7 +16,6 @@ from notifications.content import describe_previous, ics, render_email, render_s
 from appointments.dates import french_datetime as long_date, french_short_datetime as short_date
 from notifications.models import Event, Notification
 
-from .notifying import committed, sms_outbox  # noqa: F401
 
 PARIS = ZoneInfo("Europe/Paris")
 # The longest date a French reader can get: longest weekday, longest month, two-digit day.

@@ -17,7 +17,7 @@ from notifications.delivery import STALLED_AFTER, deliver, recover_stalled
 from notifications.models import Event, Notification, Status
 from notifications.sms import PermanentSmsError, TransientSmsError
 
-from .notifying import ScriptedSmsBackend, committed, eager_retries, sms_outbox  # noqa: F401
+from .notifying import ScriptedSmsBackend
 
 SCRIPTED = "tests.notifying.ScriptedSmsBackend"
 

@@ -6,8 +6,6 @@ import io
 import json
 import logging
 import logging.config
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -20,12 +18,7 @@ from rdv.logs import REDACTED_EMAIL, REDACTED_PHONE, redact
 
 from .production import BASE_DIR, production_env, run
 from .servers import REDIS_URL
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .support.processes import ManagedProcess, free_port
 
 
 @pytest.fixture
@@ -242,23 +235,14 @@ def _get(url, auth=None):
 def test_flower_asks_for_the_basic_auth_of_flower_basic_auth():
     port = free_port()
     env = production_env(FLOWER_BASIC_AUTH="ops:correct-horse-battery", CELERY_BROKER_URL=REDIS_URL)
-    flower = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "rdv", "flower", f"--port={port}", "--address=127.0.0.1"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while _get_or_none(f"http://127.0.0.1:{port}/healthcheck") is None:
-            assert flower.poll() is None, flower.stderr.read()
-            assert time.monotonic() < deadline, "Flower did not start"
-            time.sleep(0.3)
+    argv = [sys.executable, "-m", "celery", "-A", "rdv", "flower", f"--port={port}", "--address=127.0.0.1"]
+    with ManagedProcess(argv, env=env, name="flower") as flower:
+        flower.wait_until(lambda: _get_or_none(f"http://127.0.0.1:{port}/healthcheck") is not None, 30,
+                          "an answer to /healthcheck")
         assert _get(f"http://127.0.0.1:{port}/") == 401
         assert _get(f"http://127.0.0.1:{port}/api/workers") == 401
         assert _get(f"http://127.0.0.1:{port}/", auth="ops:wrong-password") == 401
         assert _get(f"http://127.0.0.1:{port}/", auth="ops:correct-horse-battery") == 200
-    finally:
-        flower.terminate()
-        flower.wait(timeout=10)
 
 
 def _get_or_none(url):

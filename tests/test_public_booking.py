@@ -11,7 +11,7 @@ from appointments.consent import CONSENT_TEXT_VERSION
 from appointments.models import Appointment, AppointmentStatus, BookedBy, ConsentRecord, Contact, LocationType, Motif
 from appointments.phones import NOT_A_FRENCH_MOBILE
 
-from .public_pages import CONTACT, book, empty_rate_limits, first_slot_url, links, slot_start, text  # noqa: F401
+from .public_pages import CONTACT, book, first_slot_url, links, slot_start, text
 
 
 def test_a_citizen_books_from_the_home_page_to_the_confirmation(demo, client):

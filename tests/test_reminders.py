@@ -19,7 +19,6 @@ from appointments.models import Appointment, BookedBy
 from notifications.models import Event, Notification, Status
 from notifications.reminders import due, sweep_due_reminders
 
-from .notifying import committed, sms_outbox  # noqa: F401
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -6,11 +6,10 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 
-from appointments.models import Channel, ConsentRecord
+from appointments.models import ConsentRecord
 from notifications.models import Notification, RetentionRun, SmsOutboxMessage
 from notifications.retention import ANONYMOUS, apply_retention
 
-from .notifying import committed, sms_outbox  # noqa: F401  (fixtures)
 from .production import production_env, run
 
 pytestmark = pytest.mark.django_db

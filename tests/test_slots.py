@@ -1,6 +1,7 @@
 """Free slots: opening hours minus confirmed appointments, in the place's own local time."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -77,7 +78,7 @@ def test_the_hour_repeated_in_autumn_gives_slots_that_never_overlap(demo):
     night.motifs.set([demo.cni])
     found = day_slots(demo.cni, date(2027, 10, 31), place=demo.lyon_place)
     assert local_times(found) == ["01:00", "01:20", "01:40", "02:00", "02:20", "02:40", "03:00", "03:20", "03:40"]
-    for earlier, later in zip(found, found[1:]):
+    for earlier, later in pairwise(found):
         assert earlier.ends_at <= later.starts_at
     # The repeated hour is offered once, at its first occurrence (summer time).
     assert found[3].starts_at.astimezone(UTC).strftime("%H:%M") == "00:00"

@@ -9,7 +9,6 @@ from twilio.request_validator import RequestValidator
 from appointments.models import Channel, ConsentRecord
 from notifications.models import Notification, Status
 
-from .notifying import committed, sms_outbox  # noqa: F401
 
 TOKEN = "test-auth-token"
 BASE = "https://rdv.example.fr"

@@ -1,9 +1,67 @@
-"""pytest fixtures for the in-process stand-ins (imported by tests/conftest.py)."""
+"""The suite's shared fixtures, registered for every test module by tests/conftest.py
+(`pytest_plugins`): nothing to import in a test module but helpers."""
+
+import io
 
 import pytest
+from django.core import mail
+from django.core.cache import cache
+
+from notifications import sms
 
 from .smtp_server import SMTPServer
 from .twilio_standin import TwilioStandin
+
+
+@pytest.fixture
+def demo(db):
+    """The demo organisations, places, motifs and agents, as `seed_demo` makes them."""
+    from django.core.management import call_command
+
+    from ..factories import Demo
+
+    call_command("seed_demo", stdout=io.StringIO())
+    return Demo()
+
+
+@pytest.fixture(autouse=True)
+def empty_rate_limits():
+    """Each test starts with no attempt counted by the public pages' rate limits."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def sms_outbox():
+    """The locmem SMS backend's outbox (tests.settings), empty at the start and the end."""
+    sms.outbox = []
+    yield sms.outbox
+    sms.outbox = []
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks, sms_outbox):
+    """`with committed(): ...` runs the on-commit hooks (the task enqueuing) at the end of
+    the block, as a real commit would; the tests' transaction never commits otherwise."""
+    mail.outbox = []
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run
+
+
+@pytest.fixture
+def eager_retries():
+    """Let eager tasks retry (at once): Celery's eager mode only runs retries when it does
+    not propagate the exception that triggers them."""
+    from rdv.celery import app
+
+    before = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = before
 
 
 @pytest.fixture

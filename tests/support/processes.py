@@ -29,13 +29,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from ..servers import REDIS_URL
 from .httpjson import http_json
+from .polling import poll
 from .smtp_server import smtp_settings
 from .twilio_standin import DEFAULT_FROM, twilio_settings
 
@@ -62,25 +62,32 @@ def test_database_url(connection=None):
 test_database_url.__test__ = False  # a helper, not a test, whatever its name
 
 
-def process_env(database_url=None, broker_url=None, **settings):
-    """The environment of a project process: this one's, with the project's real settings module,
-    the test database, this checkout's Redis database, and the given settings (None removes one)."""
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="rdv.settings",
-        DATABASE_URL=database_url or test_database_url(),
-        CELERY_BROKER_URL=broker_url or REDIS_URL,
-        DEBUG="false",
-        SECRET_KEY=os.environ.get("E2E_SECRET_KEY") or secrets.token_urlsafe(48),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
+def project_env(**settings):
+    """The environment of a project process started by the tests or the benchmarks: this one's,
+    less the test process's own Django, Celery and Flower settings, with the project's real
+    settings module, production-like (DEBUG=false, a random SECRET_KEY), output unbuffered; then
+    `settings` (None removes one). PYTHONPATH is kept: it carries the test clock's offset."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "CELERY_", "FLOWER_"))}
+    env.update(DJANGO_SETTINGS_MODULE="rdv.settings", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(48),
+               PYTHONUNBUFFERED="1")
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = str(value)
     return env
+
+
+def process_env(database_url=None, broker_url=None, **settings):
+    """The environment of a worker, beat or web process that shares the running test's database
+    (``test_database_url()``) and this checkout's Redis database, with the given settings."""
+    return project_env(**{
+        "DATABASE_URL": database_url or test_database_url(),
+        "CELERY_BROKER_URL": broker_url or REDIS_URL,
+        "SECRET_KEY": os.environ.get("E2E_SECRET_KEY") or secrets.token_urlsafe(48),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        **settings,
+    })
 
 
 def flush_redis(url=REDIS_URL):
@@ -189,9 +196,7 @@ class ManagedProcess:
         self._wait_group_gone(5)
 
     def _wait_group_gone(self, timeout):
-        deadline = time.monotonic() + timeout
-        while self.group_pids() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        poll(lambda: not self.group_pids(), timeout, lambda: f"{self.name}: processes {self.group_pids()} outlived SIGKILL")
 
     def cleanup(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -224,16 +229,20 @@ class ManagedProcess:
         """Wait until a line of the log matches `pattern` (a regex); returns the match. Fails,
         with the log, if the process exits or the time runs out first."""
         regex = re.compile(pattern, re.MULTILINE)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.log_text())
-            if match:
-                return match
-            if not self.alive():
-                raise ProcessFailed(f"{self.name} exited ({self.returncode}) before {pattern!r}:\n{self.log_text()[-4000:]}")
-            if time.monotonic() > deadline:
-                raise ProcessFailed(f"{self.name}: no {pattern!r} after {timeout}s:\n{self.log_text()[-4000:]}")
-            time.sleep(0.05)
+        return self.wait_until(lambda: regex.search(self.log_text()), timeout, f"{pattern!r} in its log")
+
+    def wait_until(self, condition, timeout, what):
+        """poll() for `condition`, but fail at once, with the log, if the process exits first."""
+        def met_while_alive():
+            value = condition()
+            if not value and not self.alive():
+                raise ProcessFailed(f"{self.name} exited ({self.returncode}) before {what}:\n{self.log_text()[-4000:]}")
+            return value
+
+        try:
+            return poll(met_while_alive, timeout)
+        except AssertionError:
+            raise ProcessFailed(f"{self.name}: no {what} after {timeout}s:\n{self.log_text()[-4000:]}") from None
 
 
 # --- Celery ----------------------------------------------------------------------------------
@@ -248,6 +257,7 @@ def _check_broker(env):
 class CeleryWorker(ManagedProcess):
     def __init__(self, env, concurrency=1, queues=None, pool="prefork", loglevel="INFO", name="worker", extra_args=()):
         _check_broker(env)
+        self.loglevel = loglevel
         self.nodename = f"{name}-{secrets.token_hex(3)}@{socket.gethostname()}"
         self.broker_url = env["CELERY_BROKER_URL"]
         argv = [
@@ -260,8 +270,15 @@ class CeleryWorker(ManagedProcess):
         super().__init__([*argv, *extra_args], env=env, name=name)
 
     def wait_ready(self, timeout=60.0):
-        self.wait_for_log(re.escape(self.nodename) + r" ready\.", timeout)
+        if self.loglevel.upper() in ("DEBUG", "INFO"):
+            self.wait_for_log(re.escape(self.nodename) + r" ready\.", timeout)
+        else:  # a quiet worker (the benchmarks') does not log "ready": ask it
+            self.wait_until(lambda: self.ping(timeout=0.5), timeout, "answer to a ping")
         return self
+
+    def rss_mb(self):
+        """Resident memory of each process of the worker (main and pool), in MB."""
+        return [round(size / 2**20, 1) for size in self.rss_bytes().values()]
 
     def ping(self, timeout=2.0):
         """Whether the worker answers a remote-control ping through the broker."""
@@ -391,6 +408,44 @@ def celery_beat(env, loglevel="INFO", max_interval=None, ready_timeout=60.0, **k
         yield beat
 
 
+# --- The web process ----------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GunicornProcess(ManagedProcess):
+    """`gunicorn rdv.wsgi` on a free port of 127.0.0.1, with the production gunicorn.conf.py."""
+
+    def __init__(self, env, wsgi="rdv.wsgi", workers=None, name="gunicorn", extra_args=()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-m", "gunicorn", wsgi, "--config", str(PROJECT_DIR / "gunicorn.conf.py"),
+                "--bind", f"127.0.0.1:{self.port}"]
+        if workers:
+            argv += ["--workers", str(workers)]
+        super().__init__([*argv, *extra_args], env=env, name=name)
+
+    def wait_ready(self, path="/healthz", timeout=60.0):
+        import urllib.error
+        import urllib.request
+
+        def answers():
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2):
+                    return True
+            except urllib.error.HTTPError:
+                return True  # an answer, even 503
+            except OSError:
+                return False
+
+        self.wait_until(answers, timeout, f"answer on {path}")
+        return self
+
+
 # --- The stand-ins, out of process ----------------------------------------------------------------
 
 
@@ -503,19 +558,6 @@ class SMTPServerProcess(ManagedProcess):
 
     def reset(self):
         http_json("POST", self.control_url + "/_standin/reset")
-
-
-def poll(condition, timeout=15.0, describe=lambda: "the condition"):
-    """Until `condition()` is true (returns its value), checking every 50 ms; fails with
-    `describe()` after `timeout` seconds. The suite's one way to wait for something."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout}s: {describe()}")
-        time.sleep(0.05)
 
 
 @contextmanager

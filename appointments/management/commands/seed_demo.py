@@ -1,5 +1,5 @@
 import random
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -186,7 +186,7 @@ class Command(BaseCommand):
                                      starts_at=a.starts_at, ends_at=a.ends_at, active=True)
                     for k, a in enumerate(rows)
                 ])
-                Participation.objects.bulk_create([Participation(appointment=a, contact=c) for a, c in zip(rows, contacts)])
+                Participation.objects.bulk_create([Participation(appointment=a, contact=c) for a, c in zip(rows, contacts, strict=True)])
             self.stdout.write(f"  {batch_end - offset}/{count}", ending="\r")
             self.stdout.flush()
         self.stdout.write("")
