@@ -23,6 +23,9 @@ class Status(models.TextChoices):
     SENT = "sent", _("envoyé")
     DELIVERED = "delivered", _("délivré")
     UNDELIVERED = "undelivered", _("non délivré")
+    # The recipient's server refused for now (mailbox full, greylisting): the provider keeps
+    # trying, so a later "delivered" may still follow.
+    SOFT_BOUNCED = "soft_bounced", _("refusé temporairement (nouvel essai en cours)")
     BOUNCED = "bounced", _("rejeté par le destinataire")
     FAILED = "failed", _("échec")
     CANCELLED = "cancelled", _("annulé (plus à envoyer)")
@@ -32,22 +35,9 @@ class Status(models.TextChoices):
     UNCERTAIN = "uncertain", _("à vérifier")
 
 
-# How far along a notification is: a status report may only move it forward, so that a
-# late "sent" never overwrites "delivered".
-STATUS_RANK = {
-    Status.PENDING: 0,
-    Status.SENDING: 1,
-    Status.UNCERTAIN: 1,
-    Status.SENT: 2,
-    Status.DELIVERED: 3,
-    Status.UNDELIVERED: 3,
-    Status.BOUNCED: 3,
-    Status.FAILED: 3,
-    Status.CANCELLED: 3,
-}
 IN_FLIGHT = (Status.PENDING, Status.SENDING)
-RESENDABLE = (Status.FAILED, Status.UNDELIVERED, Status.BOUNCED, Status.UNCERTAIN, Status.CANCELLED,
-              Status.SENT, Status.DELIVERED)
+RESENDABLE = (Status.FAILED, Status.UNDELIVERED, Status.BOUNCED, Status.SOFT_BOUNCED, Status.UNCERTAIN,
+              Status.CANCELLED, Status.SENT, Status.DELIVERED)
 
 
 class Notification(models.Model):

@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 from appointments.models import Channel, ConsentSource, Contact
 
 from .models import Notification
-from .status import ANYMAIL_STATUSES, TWILIO_STATUSES, apply_status
+from .status import TWILIO_STATUSES, anymail_status, apply_status
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,8 @@ def on_anymail_tracking(sender, event, esp_name, **kwargs):
         if contact.email_consent:
             contact.record_consent(Channel.EMAIL, False, source=ConsentSource.EMAIL_UNSUBSCRIBE)
         return
-    status = ANYMAIL_STATUSES.get(event.event_type)
+    status = anymail_status(event)
     if status is None:
-        return  # deferred, opened, clicked...: not a delivery status we keep
+        return  # opened, clicked...: not a delivery status we keep
     apply_status(notification, status, raw_event=f"{esp_name}:{event.event_type}",
                  provider_code=(event.reject_reason or "")[:32], provider_message_id=str(event.message_id or ""))
