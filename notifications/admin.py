@@ -9,6 +9,7 @@ from django.db.models import Max
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from appointments.admin import AppointmentAdmin, scope
+from appointments.models import Channel, Contact
 
 from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent
 from .planning import enqueue
@@ -18,9 +19,22 @@ READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "se
             "subject", "body", "created_at", "claimed_at", "sent_at", "updated_at"]
 
 
+def current_address(notification):
+    """Where this message would go today: the recipient's current number or address, not
+    the `to` of the first attempt (an agent resends most often after correcting it)."""
+    if notification.contact_id:
+        contact = Contact.objects.get(pk=notification.contact_id)
+        return str(contact.phone or "") if notification.channel == Channel.SMS else contact.email
+    return notification.recipient_agent.user.email
+
+
 def resend(notification):
     """A new attempt for a notification that is not in flight: a new row (resend + 1) so
-    the history stays, refused while one for the same message is pending or sending."""
+    the history stays, refused while one for the same message is pending or sending, or
+    when the recipient no longer has a number or address for this channel."""
+    to = current_address(notification)
+    if not to:
+        return None
     key = dict(appointment_id=notification.appointment_id, event=notification.event, channel=notification.channel,
                sequence=notification.sequence, contact_id=notification.contact_id,
                recipient_agent_id=notification.recipient_agent_id)
@@ -31,7 +45,7 @@ def resend(notification):
         number = (siblings.aggregate(n=Max("resend"))["n"] or 0) + 1
         try:
             with transaction.atomic():
-                copy = Notification.objects.create(to=notification.to, previous=notification.previous, resend=number, **key)
+                copy = Notification.objects.create(to=to, previous=notification.previous, resend=number, **key)
         except IntegrityError:
             return None  # another agent resent it at the same moment
         transaction.on_commit(lambda: enqueue([(copy.pk, copy.channel)]))
@@ -93,8 +107,10 @@ class NotificationAdmin(admin.ModelAdmin):
             self.message_user(request, ngettext("%d notification renvoyée.", "%d notifications renvoyées.", done) % done)
         if refused:
             self.message_user(request, ngettext(
-                "%d notification non renvoyée : un envoi est déjà en cours pour ce message.",
-                "%d notifications non renvoyées : un envoi est déjà en cours pour ces messages.", refused) % refused,
+                "%d notification non renvoyée : un envoi est déjà en cours pour ce message, ou le destinataire "
+                "n'a plus de coordonnées pour ce canal.",
+                "%d notifications non renvoyées : un envoi est déjà en cours pour ces messages, ou le destinataire "
+                "n'a plus de coordonnées pour ce canal.", refused) % refused,
                 messages.WARNING)
 
 

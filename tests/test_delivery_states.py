@@ -1,5 +1,6 @@
 """The delivery state machine (notifications/status.py), as a table: terminal failures win
-over "delivered", out-of-order reports never downgrade, a soft bounce is not an end."""
+over "delivered", out-of-order reports never downgrade, a soft bounce is not an end; and
+the admin's resend goes to the contact's current details."""
 
 import base64
 import json
@@ -9,6 +10,7 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.test import override_settings
 
 from appointments.models import Channel
+from notifications.admin import resend
 from notifications.models import Notification, Status
 from notifications.status import STAGE, apply_status, report_moves
 
@@ -117,3 +119,43 @@ def test_postmark_hard_bounce_after_delivery_through_the_real_webhook(client, em
           "Email": email.to, "BouncedAt": "2026-12-01T10:00:05Z", "Description": "Unknown user"})
     email.refresh_from_db()
     assert email.status == S.BOUNCED
+
+
+# --- resend goes to the current details ---------------------------------------------------
+
+def test_resend_goes_to_the_corrected_phone_number(demo, committed, sms_outbox):
+    with committed():
+        demo.book()
+    sms = Notification.objects.get(channel="sms", resend=0)
+    assert sms.to == "+33612345678"
+    Notification.objects.filter(pk=sms.pk).update(status=S.UNDELIVERED, error_code="30003")
+    sms.contact.phone = "+33687654321"  # the agent corrected a wrong digit
+    sms.contact.save()
+    with committed():
+        copy = resend(Notification.objects.get(pk=sms.pk))
+    copy.refresh_from_db()
+    assert copy.to == "+33687654321" and copy.status == S.SENT
+    assert sms_outbox[-1].to == "+33687654321"
+    assert Notification.objects.get(pk=sms.pk).to == "+33612345678"  # the history stays as it was
+
+
+def test_resend_goes_to_the_corrected_email(demo, committed):
+    with committed():
+        demo.book()
+    email = Notification.objects.get(channel="email", contact__isnull=False, resend=0)
+    Notification.objects.filter(pk=email.pk).update(status=S.BOUNCED)
+    email.contact.email = "lea.dupont@exemple.org"
+    email.contact.save()
+    with committed():
+        copy = resend(Notification.objects.get(pk=email.pk))
+    assert Notification.objects.get(pk=copy.pk).to == "lea.dupont@exemple.org"
+
+
+def test_resend_is_refused_when_the_number_was_removed(demo, committed):
+    with committed():
+        demo.book()
+    sms = Notification.objects.get(channel="sms")
+    Notification.objects.filter(pk=sms.pk).update(status=S.FAILED)
+    type(sms.contact).objects.filter(pk=sms.contact_id).update(phone="", sms_consent=False)
+    assert resend(Notification.objects.get(pk=sms.pk)) is None
+    assert Notification.objects.filter(channel="sms").count() == 1
