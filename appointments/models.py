@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-from .consent import CONSENT_TEXT_VERSION
+from .consent import consent_text_version
 from .phones import is_french_mobile, NOT_A_FRENCH_MOBILE
 
 
@@ -227,7 +227,7 @@ class Contact(models.Model):
             raise ValidationError({"email": _("Indiquez une adresse e-mail pour recevoir des e-mails.")})
 
     @transaction.atomic
-    def record_consent(self, channel, granted, *, source, agent=None, text_version=CONSENT_TEXT_VERSION, when=None):
+    def record_consent(self, channel, granted, *, source, agent=None, text_version=None, when=None):
         """Record a grant or withdrawal of consent, and update the current state.
 
         Nothing is written when the state does not change, so re-saving a form doesn't
@@ -244,7 +244,7 @@ class Contact(models.Model):
             Contact.objects.filter(pk=self.pk).update(**{field: granted})
         record = ConsentRecord.objects.create(
             contact=self, channel=channel, granted=granted, source=source, agent=agent,
-            text_version=text_version, recorded_at=when or timezone.now(),
+            text_version=text_version or consent_text_version(), recorded_at=when or timezone.now(),
         )
         from .signals import consent_changed
 

@@ -23,7 +23,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from . import ratelimit, services, slots
+from . import ratelimit, reach, services, slots
 from .models import Agent, Appointment, BookedBy, LocationType, Motif, Place, Service
 from .public_forms import CancelForm, ContactDetailsForm, InitialsForm
 
@@ -251,7 +251,8 @@ def contact_details(request):
         if form.is_valid() and "confirmer" in request.POST:
             return _book(request, form, motif, place, slot, now)
         if form.is_valid() and "modifier" not in request.POST:
-            context.update(title=_("Confirmer le rendez-vous"), form=form,
+            told, warning = reach.sentences(form.probe_contact(), slot.starts_at, now=now)
+            context.update(title=_("Confirmer le rendez-vous"), form=form, told=told, told_warning=warning,
                            steps=_steps(6, _("Vérifier et confirmer")))
             return render(request, "appointments/public/recap.html", context)
         if "modifier" in request.POST:
@@ -297,9 +298,11 @@ def booking_done(request):
     appointment = _valid_appointment(token) if token else None
     if appointment is None:
         return redirect("booking_home")
+    contact = appointment.contacts.first()
+    told, warning = reach.sentences(contact, appointment.starts_at, now=appointment.booked_at)
     return render(request, "appointments/public/done.html", {
-        "title": _("Rendez-vous confirmé"), "appointment": appointment, "contact": appointment.contacts.first(),
-        "starts": appointment.local_starts_at, "link": appointment.link_url(),
+        "title": _("Rendez-vous confirmé"), "appointment": appointment, "contact": contact,
+        "starts": appointment.local_starts_at, "link": appointment.link_url(), "told": told, "told_warning": warning,
     })
 
 

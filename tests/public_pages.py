@@ -9,8 +9,7 @@ from django.core.cache import cache
 
 from appointments.slots import format_slot_param
 
-CONTACT = {"first_name": "Léa", "last_name": "Dupont", "phone": "06 12 34 56 78", "email": "lea.dupont@exemple.fr",
-           "sms_consent": "on", "email_consent": "on"}
+CONTACT = {"first_name": "Léa", "last_name": "Dupont", "phone": "06 12 34 56 78", "email": "lea.dupont@exemple.fr"}
 
 
 @pytest.fixture(autouse=True)
