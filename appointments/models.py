@@ -163,6 +163,11 @@ class ConsentSource(models.TextChoices):
     CITIZEN = "citizen", _("donné par l'usager en ligne")
     INBOUND_SMS = "inbound_sms", _("réponse STOP par SMS")
     EMAIL_UNSUBSCRIBE = "email_unsubscribe", _("désinscription e-mail")
+    UNSUBSCRIBE = "unsubscribe", _("désinscription depuis la page du rendez-vous")
+    PROVIDER_OPT_OUT = "provider_opt_out", _("opposition enregistrée chez l'opérateur SMS")
+    # A number or address that opted out earlier: giving it again (a new booking) does not
+    # undo the opposition, which belongs to the number or address, not to one contact.
+    SUPPRESSION_LIST = "suppression_list", _("coordonnées sur la liste d'opposition")
 
 
 class Contact(models.Model):

@@ -160,3 +160,18 @@ class CancelForm(HoneypotMixin, DsfrBaseForm):
         self.check_honeypot()
         return cleaned
 
+
+class UnsubscribeForm(HoneypotMixin, DsfrBaseForm):
+    """"Ne plus recevoir de SMS / d'e-mails" on the appointment's link page."""
+
+    channel = forms.ChoiceField(choices=Channel.choices, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_honeypot()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.check_honeypot()
+        return cleaned
+

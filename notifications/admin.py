@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 from appointments.admin import AppointmentAdmin, scope
 from appointments.models import Channel, Contact
 
-from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent
+from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent, Suppression
 from .planning import enqueue
 
 READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "sequence", "resend", "status",
@@ -171,6 +171,33 @@ class EmailOutboxAdmin(OutboxAdmin):
     list_display = ["created_at", "to", "subject"]
     search_fields = ["to", "subject"]
     readonly_fields = fields = ["created_at", "message_id", "from_email", "to", "subject", "text", "html", "attachments"]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """The suppression list spans every organisation (an opt-out belongs to the number), so
+    only superusers read it; deleting an entry is how an opposition is lifted, when the
+    person asks for messages again."""
+
+    list_display = ["created_at", "channel", "address", "source"]
+    list_filter = ["channel", "source"]
+    search_fields = ["=address"]
+    readonly_fields = fields = ["created_at", "channel", "address", "source"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 from .dashboard import NotificationDashboardAdmin  # noqa: E402,F401  (registers the agents' dashboard)
