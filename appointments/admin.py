@@ -4,13 +4,17 @@ Every agent sees and edits only the data of its own organisations: querysets, ch
 object permissions are all scoped here, not only hidden in templates.
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import reach, services
+from .consent import AGENT
 from .forms import AppointmentAdminForm, ContactAdminForm
 from .models import (
     Agent, Appointment, AppointmentStatus, BookedBy, CANCELLED_STATUSES, ConsentRecord, Contact, Motif,
@@ -144,8 +148,10 @@ class ContactAdmin(OrganisationScopedAdmin):
     inlines = [ConsentRecordInline]
 
     def save_model(self, request, obj, form, change):
+        agent = agent_of(request)
+        form.save_withdrawals(obj, agent)
         super().save_model(request, obj, form, change)
-        form.save_consents(obj, agent_of(request))
+        form.save_grants(obj, agent)
 
 
 class ParticipationInline(admin.TabularInline):
@@ -167,9 +173,10 @@ class AppointmentAdmin(OrganisationScopedAdmin):
     search_fields = ["contacts__last_name", "contacts__first_name", "contacts__phone", "contacts__email"]
     list_select_related = ["motif__service", "place__organisation", "organisation"]
     date_hierarchy = "starts_at"
-    readonly_fields = ["booked_by", "booked_by_agent", "booked_at", "sequence"]
+    readonly_fields = ["who_is_told", "booked_by", "booked_by_agent", "booked_at", "sequence"]
     fieldsets = [
         (None, {"fields": ["motif", "location_type", "place", "address", "visio_url", "date", "time", "duration_minutes", "assigned_agents", "participating_contacts"]}),
+        (_("Ce que les usagers recevront"), {"fields": ["who_is_told"]}),
         (_("Statut"), {"fields": ["status", "cancellation_reason"]}),
         (_("Historique"), {"fields": ["booked_by", "booked_by_agent", "booked_at", "sequence"]}),
     ]
@@ -196,6 +203,23 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
         return ScopedForm
 
+    @admin.display(description=_("messages"))
+    def who_is_told(self, obj):
+        """Per contact, exactly what they will receive, or a warning that they get nothing."""
+        if obj is None or obj.pk is None:
+            return _("Chaque usager reçoit la confirmation, les modifications, l'annulation et le rappel "
+                     "(%(hours)s heures avant ; aucun rappel pour un rendez-vous qui commence plus tôt) par SMS "
+                     "s'il a donné un mobile français, et par e-mail s'il a donné une adresse. Le détail par "
+                     "usager s'affiche une fois le rendez-vous enregistré.") % {"hours": settings.REMINDER_DELAY_HOURS}
+        lines = [reach.sentences(contact, obj.starts_at, AGENT)[0] for contact in obj.contacts.all()]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
+    def tell_agent_who_is_told(self, request, appointment):
+        """After booking: say what each contact will receive, as a warning when it is nothing."""
+        for contact in appointment.contacts.all():
+            sentence, warning = reach.sentences(contact, appointment.starts_at, AGENT, now=appointment.booked_at)
+            self.message_user(request, sentence, messages.WARNING if warning else messages.INFO)
+
     @admin.display(description=_("début (heure locale)"), ordering="starts_at")
     def local_start(self, obj):
         return obj.local_starts_at.strftime("%d/%m/%Y %H:%M")
@@ -221,6 +245,7 @@ class AppointmentAdmin(OrganisationScopedAdmin):
                     obj, agents=list(data["assigned_agents"]), contacts=list(data["participating_contacts"]),
                     booked_by=BookedBy.AGENT, booked_by_agent=agent,
                 )
+                self.tell_agent_who_is_told(request, obj)
                 return
             if data["status"] in CANCELLED_STATUSES and form.initial.get("status") == AppointmentStatus.CONFIRMED:
                 # Cancelling keeps the appointment as it was booked; other edits are ignored.

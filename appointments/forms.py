@@ -5,19 +5,32 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .consent import CONSENT_TEXTS
-from .models import Agent, Appointment, CANCELLED_STATUSES, Channel, Contact
+from .consent import AGENT, consent_text
+from .models import (
+    CANCELLED_STATUSES,
+    Agent,
+    Appointment,
+    Channel,
+    ConsentSource,
+    Contact,
+)
+from .phones import is_french_mobile
 
 
 class ContactAdminForm(forms.ModelForm):
-    """A contact with one consent checkbox per channel, the consent text beside it."""
+    """A contact as an agent types it in for a citizen.
 
-    sms_consent_given = forms.BooleanField(label=_("Consentement SMS recueilli"), required=False, help_text=CONSENT_TEXTS["sms"])
-    email_consent_given = forms.BooleanField(label=_("Consentement e-mail recueilli"), required=False, help_text=CONSENT_TEXTS["email"])
+    Giving a number or an address is the consent, as on the public pages: the sentence the
+    agent reads to the citizen is stated next to each field, and the consent is recorded
+    (through this agent, with the text's version) when the detail is saved. A citizen who
+    does not want messages on a channel is recorded with the "ne veut pas" box.
+    """
+
+    sms_refused = forms.BooleanField(label=_("L'usager ne veut pas recevoir de SMS"), required=False)
+    email_refused = forms.BooleanField(label=_("L'usager ne veut pas recevoir d'e-mails"), required=False)
 
     class Meta:
         model = Contact
@@ -25,26 +38,35 @@ class ContactAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["phone"].help_text = _("Seul un mobile français reçoit des SMS. %(consent)s") % {
+            "consent": consent_text("sms", AGENT)}
+        self.fields["email"].help_text = consent_text("email", AGENT)
+        self.consent_before = {Channel.SMS: self.instance.sms_consent, Channel.EMAIL: self.instance.email_consent}
         if self.instance.pk:
-            self.initial["sms_consent_given"] = self.instance.sms_consent
-            self.initial["email_consent_given"] = self.instance.email_consent
+            self.initial["sms_refused"] = bool(self.instance.phone) and not self.instance.sms_consent
+            self.initial["email_refused"] = bool(self.instance.email) and not self.instance.email_consent
 
-    def clean(self):
-        cleaned = super().clean()
-        probe = Contact(phone=cleaned.get("phone") or "", email=cleaned.get("email") or "")
-        for channel, field in ((Channel.SMS, "sms_consent_given"), (Channel.EMAIL, "email_consent_given")):
-            try:
-                probe.check_consent(channel, cleaned.get(field))
-            except ValidationError as error:
-                for name, messages in error.message_dict.items():
-                    for message in messages:
-                        self.add_error(name if name in self.fields else None, message)
-        return cleaned
+    def wanted(self, channel):
+        """Consent on this channel as the form now says: the detail given, not refused."""
+        data = self.cleaned_data
+        if channel == Channel.SMS:
+            return bool(data.get("phone")) and is_french_mobile(data["phone"]) and not data.get("sms_refused")
+        return bool(data.get("email")) and not data.get("email_refused")
 
-    def save_consents(self, contact, agent):
-        """Record what the agent ticked or unticked, as consent given through an agent."""
-        for channel, field in ((Channel.SMS, "sms_consent_given"), (Channel.EMAIL, "email_consent_given")):
-            contact.record_consent(channel, self.cleaned_data[field], source="agent", agent=agent)
+    def save_withdrawals(self, contact, agent):
+        """Before saving the details: withdraw what no longer holds (the database refuses
+        consent without a number or address, so this must come first)."""
+        if contact.pk is None:
+            return
+        for channel in (Channel.SMS, Channel.EMAIL):
+            if self.consent_before[channel] and not self.wanted(channel):
+                contact.record_consent(channel, False, source=ConsentSource.AGENT, agent=agent)
+
+    def save_grants(self, contact, agent):
+        """After saving the details: record the consent that giving them is."""
+        for channel in (Channel.SMS, Channel.EMAIL):
+            if self.wanted(channel) and not self.consent_before[channel]:
+                contact.record_consent(channel, True, source=ConsentSource.AGENT, agent=agent)
 
 
 class AppointmentAdminForm(forms.ModelForm):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-from .consent import CONSENT_TEXT_VERSION
+from .consent import consent_text_version
 from .phones import is_french_mobile, NOT_A_FRENCH_MOBILE
 
 
@@ -163,6 +163,11 @@ class ConsentSource(models.TextChoices):
     CITIZEN = "citizen", _("donné par l'usager en ligne")
     INBOUND_SMS = "inbound_sms", _("réponse STOP par SMS")
     EMAIL_UNSUBSCRIBE = "email_unsubscribe", _("désinscription e-mail")
+    UNSUBSCRIBE = "unsubscribe", _("désinscription depuis la page du rendez-vous")
+    PROVIDER_OPT_OUT = "provider_opt_out", _("opposition enregistrée chez l'opérateur SMS")
+    # A number or address that opted out earlier: giving it again (a new booking) does not
+    # undo the opposition, which belongs to the number or address, not to one contact.
+    SUPPRESSION_LIST = "suppression_list", _("coordonnées sur la liste d'opposition")
 
 
 class Contact(models.Model):
@@ -227,7 +232,7 @@ class Contact(models.Model):
             raise ValidationError({"email": _("Indiquez une adresse e-mail pour recevoir des e-mails.")})
 
     @transaction.atomic
-    def record_consent(self, channel, granted, *, source, agent=None, text_version=CONSENT_TEXT_VERSION, when=None):
+    def record_consent(self, channel, granted, *, source, agent=None, text_version=None, when=None):
         """Record a grant or withdrawal of consent, and update the current state.
 
         Nothing is written when the state does not change, so re-saving a form doesn't
@@ -244,7 +249,7 @@ class Contact(models.Model):
             Contact.objects.filter(pk=self.pk).update(**{field: granted})
         record = ConsentRecord.objects.create(
             contact=self, channel=channel, granted=granted, source=source, agent=agent,
-            text_version=text_version, recorded_at=when or timezone.now(),
+            text_version=text_version or consent_text_version(), recorded_at=when or timezone.now(),
         )
         from .signals import consent_changed
 

@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 from phonenumber_field.formfields import PhoneNumberField
 
-from .consent import CONSENT_TEXTS
-from .models import Channel, Contact, LocationType
+from .consent import consent_text
+from .models import Channel, ConsentSource, Contact, LocationType
 from .phones import NOT_A_FRENCH_MOBILE, is_french_mobile
 
 HONEYPOT_FIELD = "site_web"
@@ -35,19 +35,18 @@ class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
     last_name = forms.CharField(label=_("Nom"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
     phone = PhoneNumberField(
         label=_("Téléphone mobile"), required=False, region="FR",
-        help_text=_("Format attendu : 06 12 34 56 78 ou +590 690 12 34 56"),
         widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
         error_messages={"invalid": _("Saisissez un numéro de téléphone valide, par exemple 06 12 34 56 78.")},
     )
     email = forms.EmailField(
-        label=_("Adresse e-mail"), required=False, max_length=254, help_text=_("Format attendu : nom@domaine.fr"),
+        label=_("Adresse e-mail"), required=False, max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={"invalid": _("Saisissez une adresse e-mail valide, par exemple nom@domaine.fr.")},
     )
     address = forms.CharField(label=_("Adresse postale du rendez-vous"), max_length=300, required=False,
                               widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
-    sms_consent = forms.BooleanField(label=_("Recevoir les SMS de rendez-vous"), required=False, help_text=CONSENT_TEXTS["sms"])
-    email_consent = forms.BooleanField(label=_("Recevoir les e-mails de rendez-vous"), required=False, help_text=CONSENT_TEXTS["email"])
+    # No consent box: giving a number or an address is the consent (see consent.py); the
+    # sentence saying so is stated next to each field.
 
     def __init__(self, *args, motif, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,10 +56,23 @@ class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
             self.fields["address"].required = True
         else:
             del self.fields["address"]
+        phone_help = _("Format attendu : 06 12 34 56 78 ou +590 690 12 34 56")
         if motif.location_type == LocationType.PHONE:
             self.fields["phone"].required = True
             self.fields["phone"].label = _("Téléphone")
-            self.fields["phone"].help_text = _("L'agent vous appellera à ce numéro. Format attendu : 06 12 34 56 78")
+            phone_help = _("L'agent vous appellera à ce numéro. Format attendu : 06 12 34 56 78")
+        self.fields["phone"].help_text = f"{phone_help}. {consent_text('sms')}"
+        self.fields["email"].help_text = f"{_('Format attendu : nom@domaine.fr')}. {consent_text('email')}"
+        # DsfrBaseForm built the bound fields already, and a BoundField copies its help text
+        # when built: drop them so that they are built again with the texts above.
+        for name in ("phone", "email"):
+            self._bound_fields_cache.pop(name, None)
+
+    @property
+    def sms_capable(self):
+        """Does the number given reach SMS (a French mobile)?"""
+        phone = self.cleaned_data.get("phone")
+        return bool(phone) and is_french_mobile(phone)
 
     def clean_first_name(self):
         return " ".join(self.cleaned_data["first_name"].split())
@@ -74,27 +86,32 @@ class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
         phone, email = cleaned.get("phone"), cleaned.get("email")
         if not phone and not email and "phone" not in self.errors and "email" not in self.errors:
             raise ValidationError(_("Indiquez un numéro de téléphone ou une adresse e-mail (ou les deux)."), code="no_contact")
-        if cleaned.get("sms_consent"):
-            if not phone:
-                if "phone" not in self.errors:
-                    self.add_error("phone", _("Indiquez un numéro de mobile pour recevoir des SMS."))
-            elif not is_french_mobile(phone):
-                self.add_error("phone", NOT_A_FRENCH_MOBILE)
-        if cleaned.get("email_consent") and not email and "email" not in self.errors:
-            self.add_error("email", _("Indiquez une adresse e-mail pour recevoir des e-mails."))
+        # The mobile field is there for SMS: a number that cannot receive them is refused,
+        # except for a phone appointment, where the agent calls it (and no SMS is promised).
+        if phone and not is_french_mobile(phone) and self.motif.location_type != LocationType.PHONE:
+            self.add_error("phone", NOT_A_FRENCH_MOBILE)
         return cleaned
 
     def save_contact(self, organisation):
-        """Create the contact and record the consent the citizen gave, per channel."""
+        """Create the contact and record, per channel, the consent that giving the detail is:
+        when, through the citizen, with the version of the sentence shown next to the field."""
         data = self.cleaned_data
         contact = Contact.objects.create(
             organisation=organisation, first_name=data["first_name"], last_name=data["last_name"],
             phone=data.get("phone") or "", email=data.get("email") or "", address=data.get("address") or "",
         )
-        for channel, field in ((Channel.SMS, "sms_consent"), (Channel.EMAIL, "email_consent")):
-            if data.get(field):
-                contact.record_consent(channel, True, source="citizen")
+        if self.sms_capable:
+            contact.record_consent(Channel.SMS, True, source=ConsentSource.CITIZEN)
+        if data.get("email"):
+            contact.record_consent(Channel.EMAIL, True, source=ConsentSource.CITIZEN)
         return contact
+
+    def probe_contact(self):
+        """An unsaved contact holding what the form would record, to say who gets what."""
+        data = self.cleaned_data
+        return Contact(first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
+                       phone=data.get("phone") or "", email=data.get("email") or "",
+                       sms_consent=self.sms_capable, email_consent=bool(data.get("email")))
 
 
 def _initial_letter(value):
@@ -142,3 +159,19 @@ class CancelForm(HoneypotMixin, DsfrBaseForm):
         cleaned = super().clean()
         self.check_honeypot()
         return cleaned
+
+
+class UnsubscribeForm(HoneypotMixin, DsfrBaseForm):
+    """"Ne plus recevoir de SMS / d'e-mails" on the appointment's link page."""
+
+    channel = forms.ChoiceField(choices=Channel.choices, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_honeypot()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.check_honeypot()
+        return cleaned
+

@@ -17,4 +17,5 @@ urlpatterns = [
     path("reserver/confirmation/", views.booking_done, name="booking_done"),
     path("r/<str:token>", views.appointment_link, name="appointment_link"),
     path("r/<str:token>/annuler", views.appointment_cancel, name="appointment_cancel"),
+    path("r/<str:token>/desinscription", views.appointment_unsubscribe, name="appointment_unsubscribe"),
 ]

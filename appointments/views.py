@@ -23,15 +23,25 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from . import ratelimit, services, slots
-from .models import Agent, Appointment, BookedBy, LocationType, Motif, Place, Service
-from .public_forms import CancelForm, ContactDetailsForm, InitialsForm
+from . import ratelimit, reach, services, slots
+from .models import (
+    Agent,
+    Appointment,
+    BookedBy,
+    ConsentSource,
+    LocationType,
+    Motif,
+    Place,
+    Service,
+)
+from .public_forms import CancelForm, ContactDetailsForm, InitialsForm, UnsubscribeForm
 
 BOOKING_STEPS = 6
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,16}")
 SESSION_VERIFIED = "verified_links"  # tokens whose initials were confirmed in this session
 SESSION_BOOKED = "booked_token"  # the appointment just booked, for the confirmation page
 SESSION_CANCELLED = "cancelled_token"  # the appointment just cancelled, for a message
+SESSION_UNSUBSCRIBED = "unsubscribed"  # [token, channel] just opted out, for a message
 
 
 def private(view):
@@ -251,7 +261,8 @@ def contact_details(request):
         if form.is_valid() and "confirmer" in request.POST:
             return _book(request, form, motif, place, slot, now)
         if form.is_valid() and "modifier" not in request.POST:
-            context.update(title=_("Confirmer le rendez-vous"), form=form,
+            told, warning = reach.sentences(form.probe_contact(), slot.starts_at, now=now)
+            context.update(title=_("Confirmer le rendez-vous"), form=form, told=told, told_warning=warning,
                            steps=_steps(6, _("Vérifier et confirmer")))
             return render(request, "appointments/public/recap.html", context)
         if "modifier" in request.POST:
@@ -297,9 +308,11 @@ def booking_done(request):
     appointment = _valid_appointment(token) if token else None
     if appointment is None:
         return redirect("booking_home")
+    contact = appointment.contacts.first()
+    told, warning = reach.sentences(contact, appointment.starts_at, now=appointment.booked_at)
     return render(request, "appointments/public/done.html", {
-        "title": _("Rendez-vous confirmé"), "appointment": appointment, "contact": appointment.contacts.first(),
-        "starts": appointment.local_starts_at, "link": appointment.link_url(),
+        "title": _("Rendez-vous confirmé"), "appointment": appointment, "contact": contact,
+        "starts": appointment.local_starts_at, "link": appointment.link_url(), "told": told, "told_warning": warning,
     })
 
 
@@ -359,11 +372,38 @@ def appointment_link(request, token):
         else:
             form = InitialsForm(contacts=contacts)
     just_cancelled = request.session.pop(SESSION_CANCELLED, None) == token
+    unsubscribed = request.session.pop(SESSION_UNSUBSCRIBED, None)
+    contacts = list(appointment.contacts.all()) if verified else []
     return render(request, "appointments/public/link.html", {
         "title": _("Votre rendez-vous"), "appointment": appointment, "verified": verified, "form": form,
         "starts": appointment.local_starts_at, "cancellable": appointment.is_cancellable(),
         "is_past": appointment.starts_at <= timezone.now(), "just_cancelled": just_cancelled,
+        "receives_sms": any(c.sms_consent for c in contacts), "receives_email": any(c.email_consent for c in contacts),
+        "just_unsubscribed": unsubscribed[1] if unsubscribed and unsubscribed[0] == token else None,
     })
+
+
+@private
+@rate_limited
+@require_http_methods(["POST"])
+def appointment_unsubscribe(request, token):
+    """"Ne plus recevoir de SMS / d'e-mails": French business SMS come from senders that
+    cannot take a STOP reply, so this is the way out, recorded like any withdrawal. The
+    notifications' side puts the number or address on its suppression list, so that a later
+    booking with the same details stays silent too."""
+    appointment = _appointment_or_404(token)
+    if not _is_verified(request, token):
+        return redirect("appointment_link", token=token)
+    ratelimit.hit("cancel_ip", ratelimit.client_address(request))
+    form = UnsubscribeForm(request.POST)
+    if not form.is_valid():
+        return redirect("appointment_link", token=token)
+    channel = form.cleaned_data["channel"]
+    for contact in appointment.contacts.all():
+        if contact.has_consent(channel):
+            contact.record_consent(channel, False, source=ConsentSource.UNSUBSCRIBE)
+    request.session[SESSION_UNSUBSCRIBED] = [token, channel]
+    return redirect("appointment_link", token=token)
 
 
 @private

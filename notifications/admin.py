@@ -9,8 +9,9 @@ from django.db.models import Max
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from appointments.admin import AppointmentAdmin, scope
+from appointments.models import Channel, Contact
 
-from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent
+from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent, Suppression
 from .planning import enqueue
 
 READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "sequence", "resend", "status",
@@ -18,9 +19,22 @@ READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "se
             "subject", "body", "created_at", "claimed_at", "sent_at", "updated_at"]
 
 
+def current_address(notification):
+    """Where this message would go today: the recipient's current number or address, not
+    the `to` of the first attempt (an agent resends most often after correcting it)."""
+    if notification.contact_id:
+        contact = Contact.objects.get(pk=notification.contact_id)
+        return str(contact.phone or "") if notification.channel == Channel.SMS else contact.email
+    return notification.recipient_agent.user.email
+
+
 def resend(notification):
     """A new attempt for a notification that is not in flight: a new row (resend + 1) so
-    the history stays, refused while one for the same message is pending or sending."""
+    the history stays, refused while one for the same message is pending or sending, or
+    when the recipient no longer has a number or address for this channel."""
+    to = current_address(notification)
+    if not to:
+        return None
     key = dict(appointment_id=notification.appointment_id, event=notification.event, channel=notification.channel,
                sequence=notification.sequence, contact_id=notification.contact_id,
                recipient_agent_id=notification.recipient_agent_id)
@@ -31,7 +45,7 @@ def resend(notification):
         number = (siblings.aggregate(n=Max("resend"))["n"] or 0) + 1
         try:
             with transaction.atomic():
-                copy = Notification.objects.create(to=notification.to, previous=notification.previous, resend=number, **key)
+                copy = Notification.objects.create(to=to, previous=notification.previous, resend=number, **key)
         except IntegrityError:
             return None  # another agent resent it at the same moment
         transaction.on_commit(lambda: enqueue([(copy.pk, copy.channel)]))
@@ -93,8 +107,10 @@ class NotificationAdmin(admin.ModelAdmin):
             self.message_user(request, ngettext("%d notification renvoyée.", "%d notifications renvoyées.", done) % done)
         if refused:
             self.message_user(request, ngettext(
-                "%d notification non renvoyée : un envoi est déjà en cours pour ce message.",
-                "%d notifications non renvoyées : un envoi est déjà en cours pour ces messages.", refused) % refused,
+                "%d notification non renvoyée : un envoi est déjà en cours pour ce message, ou le destinataire "
+                "n'a plus de coordonnées pour ce canal.",
+                "%d notifications non renvoyées : un envoi est déjà en cours pour ces messages, ou le destinataire "
+                "n'a plus de coordonnées pour ce canal.", refused) % refused,
                 messages.WARNING)
 
 
@@ -155,6 +171,33 @@ class EmailOutboxAdmin(OutboxAdmin):
     list_display = ["created_at", "to", "subject"]
     search_fields = ["to", "subject"]
     readonly_fields = fields = ["created_at", "message_id", "from_email", "to", "subject", "text", "html", "attachments"]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """The suppression list spans every organisation (an opt-out belongs to the number), so
+    only superusers read it; deleting an entry is how an opposition is lifted, when the
+    person asks for messages again."""
+
+    list_display = ["created_at", "channel", "address", "source"]
+    list_filter = ["channel", "source"]
+    search_fields = ["=address"]
+    readonly_fields = fields = ["created_at", "channel", "address", "source"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 from .dashboard import NotificationDashboardAdmin  # noqa: E402,F401  (registers the agents' dashboard)

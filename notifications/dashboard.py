@@ -28,6 +28,7 @@ STATUS_COLOURS = {
     Status.PENDING: "#b7a73f",
     Status.SENDING: "#b7a73f",
     Status.UNCERTAIN: "#c3992a",
+    Status.SOFT_BOUNCED: "#e4794a",
     Status.UNDELIVERED: "#e4794a",
     Status.BOUNCED: "#e4794a",
     Status.FAILED: "#ce0500",

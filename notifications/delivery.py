@@ -37,16 +37,26 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import AppointmentStatus, Channel, Motif, Organisation, Place
+from appointments.models import (
+    AppointmentStatus,
+    Channel,
+    ConsentSource,
+    Motif,
+    Organisation,
+    Place,
+)
 
 from .content import render_email, render_sms
 from .mail import classify
 from .models import Event, Notification, Status, StatusEvent
 from .sms import SmsError, SmsMessage, get_sms_backend
+from .suppression import is_suppressed, suppress
 
 log = logging.getLogger(__name__)
 
 STALLED_AFTER = timedelta(minutes=15)  # longer than the longest retry back-off (10 min)
+# Twilio 21610: "Attempt to send to unsubscribed recipient" (the number opted out with Twilio).
+PROVIDER_OPT_OUT_CODES = {"21610"}
 
 
 class NotClaimed(Exception):
@@ -100,6 +110,9 @@ def why_not_send(notification, now):
             return "Consentement retiré (ou coordonnées supprimées)."
     elif not notification.recipient_agent.user.is_active:
         return "Compte agent désactivé."
+    # Also for a number typed into a contact after it opted out elsewhere.
+    if is_suppressed(notification.channel, notification.to):
+        return "Numéro ou adresse sur la liste d'opposition."
     return None
 
 
@@ -237,6 +250,10 @@ def deliver(notification_id, *, last_try=False, senders=None):
             raise
         finish(notification_id, Status.FAILED, error_code=error.code[:32], error_message=str(error)[:1000],
                raw_event="gave_up" if error.transient else "permanent_error", provider_code=error.code[:32])
+        if notification.channel == Channel.SMS and error.code in PROVIDER_OPT_OUT_CODES:
+            # Twilio refuses because this number opted out with them (a STOP we may never
+            # have seen): the number stops for us too, whichever contact holds it.
+            suppress(Channel.SMS, notification.to, source=ConsentSource.PROVIDER_OPT_OUT)
         log.warning("notification %s: failed (%s)", notification_id, error.code)
         return "failed"
     sent = dict(provider=provider, provider_message_id=message_id, segments=segments, subject=subject[:255],

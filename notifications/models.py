@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from appointments.models import Agent, Appointment, Channel, Contact
+from appointments.models import Agent, Appointment, Channel, ConsentSource, Contact
 
 
 class Event(models.TextChoices):
@@ -23,6 +23,9 @@ class Status(models.TextChoices):
     SENT = "sent", _("envoyé")
     DELIVERED = "delivered", _("délivré")
     UNDELIVERED = "undelivered", _("non délivré")
+    # The recipient's server refused for now (mailbox full, greylisting): the provider keeps
+    # trying, so a later "delivered" may still follow.
+    SOFT_BOUNCED = "soft_bounced", _("refusé temporairement (nouvel essai en cours)")
     BOUNCED = "bounced", _("rejeté par le destinataire")
     FAILED = "failed", _("échec")
     CANCELLED = "cancelled", _("annulé (plus à envoyer)")
@@ -32,22 +35,9 @@ class Status(models.TextChoices):
     UNCERTAIN = "uncertain", _("à vérifier")
 
 
-# How far along a notification is: a status report may only move it forward, so that a
-# late "sent" never overwrites "delivered".
-STATUS_RANK = {
-    Status.PENDING: 0,
-    Status.SENDING: 1,
-    Status.UNCERTAIN: 1,
-    Status.SENT: 2,
-    Status.DELIVERED: 3,
-    Status.UNDELIVERED: 3,
-    Status.BOUNCED: 3,
-    Status.FAILED: 3,
-    Status.CANCELLED: 3,
-}
 IN_FLIGHT = (Status.PENDING, Status.SENDING)
-RESENDABLE = (Status.FAILED, Status.UNDELIVERED, Status.BOUNCED, Status.UNCERTAIN, Status.CANCELLED,
-              Status.SENT, Status.DELIVERED)
+RESENDABLE = (Status.FAILED, Status.UNDELIVERED, Status.BOUNCED, Status.SOFT_BOUNCED, Status.UNCERTAIN,
+              Status.CANCELLED, Status.SENT, Status.DELIVERED)
 
 
 class Notification(models.Model):
@@ -120,6 +110,32 @@ class Notification(models.Model):
     @property
     def recipient_key(self):
         return {"contact": self.contact} if self.contact_id else {"recipient_agent": self.recipient_agent}
+
+
+class Suppression(models.Model):
+    """A phone number or email address that must receive nothing more on its channel.
+
+    An opposition (STOP reply, Twilio opt-out, "ne plus recevoir" on the link page, an
+    unsubscribe or complaint reported by the ESP, a withdrawal recorded by an agent) belongs
+    to the number or address, not to one Contact row: each booking creates a new contact,
+    and giving the same number again must not start the messages again. Lifted only by
+    deleting the entry (superusers, in the admin).
+    """
+
+    channel = models.CharField(_("canal"), max_length=8, choices=Channel.choices)
+    # E.164 for a phone number, lower case for an email address (suppression.normalise()).
+    address = models.CharField(_("numéro ou adresse"), max_length=254)
+    source = models.CharField(_("origine"), max_length=24, choices=ConsentSource.choices)
+    created_at = models.DateTimeField(_("depuis le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("opposition (liste d'opposition)")
+        verbose_name_plural = _("liste d'opposition")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["channel", "address"], name="suppression_unique_address")]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.address}"
 
 
 class StatusEvent(models.Model):

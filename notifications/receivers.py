@@ -4,10 +4,12 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from appointments import signals
+from appointments.models import ConsentSource
 
 from .content import describe_previous
 from .models import Event, Notification, Status, StatusEvent
 from .planning import agent_notifications, contact_notifications, not_started, save_and_enqueue
+from .suppression import contact_address, is_suppressed, suppress
 
 
 def _plan(appointment, event, *, actor, agent, previous=None):
@@ -36,10 +38,22 @@ def on_cancelled(sender, appointment, actor, agent=None, **kwargs):
 
 @receiver(signals.consent_changed, dispatch_uid="notifications.consent")
 def on_consent_changed(sender, contact, record, **kwargs):
-    """A withdrawal cancels what is still waiting on that channel (a message already being
-    handed to the provider can't be called back)."""
+    """Keep the suppression list and the contacts' consent in step, and cancel what waits.
+
+    - A grant for a number or address on the suppression list is withdrawn at once: giving
+      the same number again (each booking creates a new contact) is not a way back in.
+    - A withdrawal puts the number or address on the list (so other contacts holding it
+      stop too), and cancels what is still waiting on that channel (a message already being
+      handed to the provider can't be called back).
+    """
+    address = contact_address(contact, record.channel)
     if record.granted:
+        if is_suppressed(record.channel, address):
+            contact.record_consent(record.channel, False, source=ConsentSource.SUPPRESSION_LIST,
+                                   text_version=record.text_version)
         return
+    if address and not is_suppressed(record.channel, address):
+        suppress(record.channel, address, source=record.source)
     waiting = Notification.objects.filter(contact=contact, channel=record.channel, status=Status.PENDING)
     ids = list(waiting.values_list("pk", flat=True))
     if not ids:

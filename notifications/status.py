@@ -1,16 +1,59 @@
 """Delivery statuses coming back from providers, applied to Notification records.
 
-A report only ever moves a record forward (see STATUS_RANK): a late or repeated "sent"
-after "delivered" is logged and changes nothing, so webhooks can be replayed safely.
+The state machine of a provider's reports, stated once here (`STAGE`, `report_moves`):
+
+    pending/sending/uncertain → sent → soft_bounced → delivered → undelivered | bounced | failed
+                                                                            cancelled (never moved)
+
+A report moves a record only to a *later* stage. So:
+- out-of-order or replayed reports never downgrade ("sent" after "delivered" is ignored);
+- a terminal failure wins over "delivered" (a hard bounce often arrives after the receiving
+  server first said yes), and nothing comes back from it;
+- a soft bounce is not an end: the provider keeps trying, and a later "delivered" ends
+  delivered;
+- a cancelled record was never handed to a provider: no report can revive it.
+Failures among themselves keep the first one (same stage): its code is the one to read.
+
+Every report is logged (StatusEvent) whether or not it moved the record, so webhooks can be
+replayed safely and the whole story stays readable.
 """
 
 import logging
 
 from django.utils import timezone
 
-from .models import STATUS_RANK, Notification, Status, StatusEvent
+from .models import Notification, Status, StatusEvent
 
 log = logging.getLogger(__name__)
+
+STAGE = {
+    Status.PENDING: 0,
+    Status.SENDING: 1,
+    Status.UNCERTAIN: 1,
+    Status.SENT: 2,
+    Status.SOFT_BOUNCED: 3,
+    Status.DELIVERED: 4,
+    Status.UNDELIVERED: 5,
+    Status.BOUNCED: 5,
+    Status.FAILED: 5,
+    Status.CANCELLED: 6,
+}
+FAILURES = (Status.UNDELIVERED, Status.BOUNCED, Status.FAILED)
+# What providers report; "sending", "pending", "uncertain" and "cancelled" are ours alone.
+REPORTABLE = (Status.SENT, Status.SOFT_BOUNCED, Status.DELIVERED, *FAILURES)
+
+assert set(STAGE) == set(Status), "every status needs its stage in the delivery state machine"
+
+
+def report_moves(current, reported):
+    """Does a provider's report of `reported` move a record that is `current`?"""
+    return reported in REPORTABLE and STAGE[reported] > STAGE[current]
+
+
+def states_moved_by(reported):
+    """The statuses a report of `reported` may replace (for one conditional UPDATE)."""
+    return [status for status in Status if report_moves(status, reported)]
+
 
 TWILIO_STATUSES = {
     "accepted": Status.SENT, "scheduled": Status.SENT, "queued": Status.SENT, "sending": Status.SENT,
@@ -19,22 +62,47 @@ TWILIO_STATUSES = {
 }
 
 ANYMAIL_STATUSES = {
-    "queued": Status.SENT, "sent": Status.SENT, "delivered": Status.DELIVERED,
+    "queued": Status.SENT, "sent": Status.SENT, "deferred": Status.SOFT_BOUNCED, "delivered": Status.DELIVERED,
     "bounced": Status.BOUNCED, "rejected": Status.FAILED, "failed": Status.FAILED,
 }
 
+# Raw ESP events that anymail normalises to "bounced" although the refusal is temporary
+# (Postmark "SoftBounce", Brevo/Mandrill "soft_bounce", MailerSend "soft_bounced").
+SOFT_BOUNCE_WORDS = ("softbounce", "soft_bounce", "soft_bounced", "soft bounce")
+
+
+def is_soft_bounce(esp_event):
+    """Does the ESP's own payload say this bounce is temporary?"""
+    if not isinstance(esp_event, dict):
+        return False
+    if esp_event.get("hard_bounce") is False:  # Mailjet
+        return True
+    for key in ("Type", "type", "event", "Event", "RecordType"):
+        value = esp_event.get(key)
+        if isinstance(value, str) and value.strip().lower() in SOFT_BOUNCE_WORDS:
+            return True
+    return False
+
+
+def anymail_status(event):
+    """Our status for an anymail tracking event, or None for one we don't keep (opened...)."""
+    status = ANYMAIL_STATUSES.get(event.event_type)
+    if status == Status.BOUNCED and is_soft_bounce(getattr(event, "esp_event", None)):
+        return Status.SOFT_BOUNCED
+    return status
+
 
 def apply_status(notification, status, *, raw_event, provider_code="", provider_message_id=""):
-    """Record the report; move the record to `status` if that is a step forward.
+    """Record the report; move the record to `status` if the state machine allows it.
     Returns True when the record moved."""
     now = timezone.now()
     StatusEvent.objects.create(notification=notification, status=status, raw_event=raw_event[:64],
                                provider_code=str(provider_code or "")[:32], received_at=now)
-    behind = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
     fields = {"status": status, "updated_at": now}
-    if provider_code and status in (Status.FAILED, Status.UNDELIVERED, Status.BOUNCED):
+    if provider_code and status in FAILURES:
         fields["error_code"] = str(provider_code)[:32]
-    moved = Notification.objects.filter(pk=notification.pk, status__in=behind).update(**fields) == 1
+    # One conditional UPDATE: two reports racing cannot both win, whatever their order.
+    moved = Notification.objects.filter(pk=notification.pk, status__in=states_moved_by(status)).update(**fields) == 1
     if provider_message_id:
         # A report for a record whose sender crashed before saving the provider's id.
         Notification.objects.filter(pk=notification.pk, provider_message_id="").update(provider_message_id=provider_message_id)

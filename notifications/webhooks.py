@@ -14,15 +14,21 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from appointments.models import Channel, ConsentSource, Contact
+from appointments.models import Channel, ConsentSource
 
-from .models import Notification
-from .status import ANYMAIL_STATUSES, TWILIO_STATUSES, apply_status
+from .models import Notification, Suppression
+from .status import TWILIO_STATUSES, anymail_status, apply_status
+from .suppression import normalise, suppress
 
 log = logging.getLogger(__name__)
 
-# Replies that withdraw SMS consent (compared without accents, case or punctuation).
-STOP_WORDS = {"STOP", "ARRET", "STOP SMS", "STOPSMS", "ARRETER", "DESABONNER", "UNSUBSCRIBE"}
+# Replies that opt out of SMS: Twilio's own opt-out keywords, and French ones. Compared
+# without accents, case or punctuation, on the first word (or first two glued together), so
+# that "Stop merci", "ARRÊT", "stop." and "opt out" all count.
+OPT_OUT_KEYWORDS = {
+    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
+    "ARRET", "ARRETER", "STOPSMS", "DESABONNER", "DESINSCRIRE", "DESINSCRIPTION",
+}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -64,19 +70,29 @@ def normalise_reply(text):
     return " ".join(re.sub(r"[^A-Z ]", " ", text).split())
 
 
+def is_opt_out(body, opt_out_type=""):
+    """Does this inbound SMS opt out? Twilio's Advanced Opt-Out says so itself in OptOutType;
+    otherwise the first word decides."""
+    if (opt_out_type or "").strip().upper() == "STOP":
+        return True
+    words = normalise_reply(body).split()
+    return bool(words) and (words[0] in OPT_OUT_KEYWORDS or "".join(words[:2]) in OPT_OUT_KEYWORDS)
+
+
 @csrf_exempt
 @require_POST
 def twilio_inbound(request):
     if not twilio_signature_ok(request):
         return HttpResponseForbidden("invalid signature")
-    if normalise_reply(request.POST.get("Body")) in STOP_WORDS:
-        number = request.POST.get("From", "")
-        contacts = Contact.objects.filter(phone=number, sms_consent=True) if number else Contact.objects.none()
-        count = 0
-        for contact in contacts:
-            contact.record_consent(Channel.SMS, False, source=ConsentSource.INBOUND_SMS)
-            count += 1
-        log.info("inbound STOP: SMS consent withdrawn for %d contact(s)", count)
+    number = request.POST.get("From", "")
+    opt_out_type = request.POST.get("OptOutType", "")
+    if number and is_opt_out(request.POST.get("Body"), opt_out_type):
+        suppress(Channel.SMS, number, source=ConsentSource.INBOUND_SMS)
+    elif number and opt_out_type.strip().upper() == "START":
+        # Twilio's Advanced Opt-Out: the person texted START and Twilio delivers to them
+        # again; the number may receive SMS from the next booking that gives it.
+        lifted = Suppression.objects.filter(channel=Channel.SMS, address=normalise(Channel.SMS, number)).delete()[0]
+        log.info("inbound START: %d SMS suppression(s) lifted", lifted)
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
 
@@ -90,13 +106,12 @@ def on_anymail_tracking(sender, event, esp_name, **kwargs):
         notification = Notification.objects.filter(pk=int(reference), channel=Channel.EMAIL).first()
     if notification is None:
         return
-    if event.event_type in ("unsubscribed", "complained") and notification.contact_id:
-        contact = notification.contact
-        if contact.email_consent:
-            contact.record_consent(Channel.EMAIL, False, source=ConsentSource.EMAIL_UNSUBSCRIBE)
+    if event.event_type in ("unsubscribed", "complained"):
+        # The address opts out, whichever contact (or agent) it was sent to.
+        suppress(Channel.EMAIL, event.recipient or notification.to, source=ConsentSource.EMAIL_UNSUBSCRIBE)
         return
-    status = ANYMAIL_STATUSES.get(event.event_type)
+    status = anymail_status(event)
     if status is None:
-        return  # deferred, opened, clicked...: not a delivery status we keep
+        return  # opened, clicked...: not a delivery status we keep
     apply_status(notification, status, raw_event=f"{esp_name}:{event.event_type}",
                  provider_code=(event.reject_reason or "")[:32], provider_message_id=str(event.message_id or ""))

@@ -247,6 +247,12 @@ ANYMAIL = {
 # --- SMS -----------------------------------------------------------------------------------
 
 SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
+# Can the deployment's SMS sender receive replies? French business SMS go out from
+# alphanumeric sender ids (ARCEP reserves 06/07 numbers for person-to-person use), which
+# cannot: then no text promises "répondez STOP", and opting out is offered on the
+# appointment's link page. True only with a sender number or short code that receives
+# replies (its inbound webhook pointed at /webhooks/twilio/inbound).
+SMS_SENDER_RECEIVES_REPLIES = env.bool("SMS_SENDER_RECEIVES_REPLIES", default=False)
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")

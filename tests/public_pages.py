@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 from appointments.slots import format_slot_param
 
-CONTACT = {"first_name": "Léa", "last_name": "Dupont", "phone": "06 12 34 56 78", "email": "lea.dupont@exemple.fr",
-           "sms_consent": "on", "email_consent": "on"}
+CONTACT = {"first_name": "Léa", "last_name": "Dupont", "phone": "06 12 34 56 78", "email": "lea.dupont@exemple.fr"}
 
 
 def links(response, prefix):

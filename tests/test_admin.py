@@ -1,5 +1,6 @@
 """Agents book, reschedule and cancel in the admin, and see only their organisations."""
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -46,10 +47,13 @@ def appointment_form(demo, contact, *, day, time="10:00", **overrides):
     return data
 
 
-def test_an_agent_creates_a_contact_with_recorded_consent(camille_client, demo):
+def test_an_agent_creates_a_contact_giving_the_details_is_the_consent(camille_client, demo):
+    page = html.unescape(camille_client.get("/admin/appointments/contact/add/").content.decode())
+    assert "En donnant son numéro de mobile, l'usager accepte de recevoir par SMS" in page
+    assert "STOP" not in page  # the default sender cannot receive replies
     response = camille_client.post("/admin/appointments/contact/add/", {
         "first_name": "Léa", "last_name": "Dupont", "phone": "06 12 34 56 78", "email": "lea@exemple.fr", "address": "",
-        "sms_consent_given": "on", "email_consent_given": "",
+        "email_refused": "on",  # the citizen said: no emails
         "consent_records-TOTAL_FORMS": "0", "consent_records-INITIAL_FORMS": "0",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -60,14 +64,15 @@ def test_an_agent_creates_a_contact_with_recorded_consent(camille_client, demo):
     assert (record.channel, record.granted, record.source, record.agent) == ("sms", True, "agent", demo.camille)
 
 
-def test_sms_consent_on_a_landline_is_refused_on_the_form(camille_client, demo):
+def test_a_landline_is_kept_without_sms_consent(camille_client, demo):
     response = camille_client.post("/admin/appointments/contact/add/", {
         "first_name": "Léa", "last_name": "Dupont", "phone": "01 40 00 00 00", "email": "", "address": "",
-        "sms_consent_given": "on", "consent_records-TOTAL_FORMS": "0", "consent_records-INITIAL_FORMS": "0",
+        "consent_records-TOTAL_FORMS": "0", "consent_records-INITIAL_FORMS": "0",
     })
-    assert response.status_code == 200
-    assert "seuls les numéros de téléphone mobile français" in response.content.decode()
-    assert not Contact.objects.filter(last_name="Dupont").exists()
+    assert response.status_code == 302
+    contact = Contact.objects.get(last_name="Dupont")
+    assert str(contact.phone) == "+33140000000" and not contact.sms_consent and not contact.email_consent
+    assert not ConsentRecord.objects.filter(contact=contact).exists()
 
 
 def test_an_agent_books_reschedules_and_cancels(camille_client, demo, sent):

@@ -113,8 +113,9 @@ def _book_on_phone(page, base_url, shoot=None):
     page.get_by_label("Nom", exact=True).fill("Dupont")
     page.get_by_role("textbox", name=re.compile("Téléphone mobile")).fill("01 42 76 40 40")
     page.get_by_role("textbox", name=re.compile("Adresse e-mail")).fill("lea.dupont@exemple.fr")
-    page.locator("label[for=id_sms_consent]").click()
-    page.locator("label[for=id_email_consent]").click()
+    # Giving the details is the consent: no box to tick, the sentence next to each field.
+    assert page.locator("input[type=checkbox]").count() == 0
+    assert page.get_by_text(re.compile("En indiquant votre numéro de mobile, vous acceptez")).is_visible()
     page.get_by_role("button", name="Continuer").click()
     error = page.locator("#id_phone-desc-error")
     assert "seuls les numéros de téléphone mobile français" in error.inner_text()
@@ -130,6 +131,7 @@ def _book_on_phone(page, base_url, shoot=None):
     page.get_by_role("button", name="Confirmer le rendez-vous").click()
     page.get_by_text("Votre rendez-vous est confirmé").wait_for()
     assert chosen.lower() in page.content().lower()
+    assert "Vous recevrez la confirmation par SMS au 06 12 34 56 78 et par e-mail" in page.locator("#who-is-told").inner_text()
     shoot(page, "confirmation")
     link = page.locator("a[href*='/r/']").first.get_attribute("href")
     return "/r/" + link.rsplit("/r/", 1)[1]

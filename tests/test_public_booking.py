@@ -56,19 +56,20 @@ def test_a_citizen_books_from_the_home_page_to_the_confirmation(demo, client):
             assert personal not in url
 
 
-def test_consent_is_recorded_per_channel_as_given_by_the_citizen(demo, client):
-    book(client, first_slot_url(client, demo.cni, demo.lyon_place), {"email_consent": ""})
+def test_giving_a_number_and_an_address_is_the_consent_recorded_per_channel(demo, client):
+    # Giving the details is the consent (the seed's definition): there is no box to tick,
+    # and unticked boxes posted by an old page change nothing.
+    book(client, first_slot_url(client, demo.cni, demo.lyon_place), {"sms_consent": "", "email_consent": ""})
     contact = Contact.objects.get()
-    assert contact.sms_consent and not contact.email_consent
-    assert contact.email == "lea.dupont@exemple.fr"  # kept to manage the appointment, without reminders
-    [record] = ConsentRecord.objects.filter(contact=contact)
-    assert (record.channel, record.granted, record.source, record.agent, record.text_version) == (
-        "sms", True, "citizen", None, CONSENT_TEXT_VERSION)
+    assert contact.sms_consent and contact.email_consent
+    records = ConsentRecord.objects.filter(contact=contact).order_by("channel")
+    assert [(r.channel, r.granted, r.source, r.agent, r.text_version) for r in records] == [
+        ("email", True, "citizen", None, CONSENT_TEXT_VERSION), ("sms", True, "citizen", None, CONSENT_TEXT_VERSION)]
 
 
 def test_a_phone_number_or_an_email_is_needed(demo, client):
     url = first_slot_url(client, demo.cni, demo.lyon_place)
-    response = client.post(url, {**CONTACT, "phone": "", "email": "", "sms_consent": "", "email_consent": ""})
+    response = client.post(url, {**CONTACT, "phone": "", "email": ""})
     assert "Indiquez un numéro de téléphone ou une adresse e-mail" in response.content.decode()
     assert not Contact.objects.exists()
 
@@ -97,7 +98,7 @@ def test_a_phone_appointment_skips_the_place_and_needs_a_phone(demo, client):
     response = client.get(f"/reserver/lieu/?motif={motif.pk}")
     assert response.status_code == 302 and "lieu=" not in response.url
     url = first_slot_url(client, motif)
-    response = client.post(url, {**CONTACT, "phone": "", "sms_consent": ""})
+    response = client.post(url, {**CONTACT, "phone": ""})
     assert "Ce champ est obligatoire" in response.content.decode()
     assert book(client, url).status_code == 302
     appointment = Appointment.objects.get()

@@ -1,0 +1,95 @@
+"""Who will be told what about an appointment, in words for the citizen and for the agent.
+
+What the confirmation page and the agent's form promise must be what happens: SMS only to a
+French mobile whose holder has not opted out, email only to an address that has not, a
+reminder only when the appointment starts later than REMINDER_DELAY_HOURS from now (the
+reminder sweep skips the others: the confirmation has just said everything), and a plain
+warning when a contact will get nothing at all.
+
+The contact's consent state is the truth here: notifications/ withdraws it at once when a
+number or address is on the suppression list, so this module needs to know nothing of SMS
+providers or lists.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .phones import is_french_mobile
+
+CITIZEN, AGENT = "citizen", "agent"
+
+
+def reminder_planned(starts_at, now=None):
+    """Will a reminder go out? The same rule as Appointment.schedule_reminder()."""
+    return starts_at - timedelta(hours=settings.REMINDER_DELAY_HOURS) > (now or timezone.now())
+
+
+def _phone(contact):
+    phone = contact.phone
+    return phone.as_national if hasattr(phone, "as_national") else str(phone)
+
+
+@dataclass
+class Reach:
+    name: str
+    sms_to: str = ""
+    email_to: str = ""
+    notes: list = field(default_factory=list)  # why a detail given gets nothing
+
+    @property
+    def nothing(self):
+        return not self.sms_to and not self.email_to
+
+
+def reach(contact, audience=CITIZEN):
+    """Where this contact's messages go, and why a detail they gave gets none."""
+    result = Reach(name=contact.full_name)
+    if contact.phone:
+        if not is_french_mobile(contact.phone):
+            result.notes.append(_("pas de SMS : le %(phone)s n'est pas un numéro de mobile français")
+                                % {"phone": _phone(contact)})
+        elif not contact.sms_consent:
+            result.notes.append(_("pas de SMS : ce numéro a demandé à ne plus recevoir de SMS") if audience == CITIZEN
+                                else _("pas de SMS : l'usager les a refusés ou s'est désinscrit"))
+        else:
+            result.sms_to = _phone(contact)
+    if contact.email:
+        if contact.email_consent:
+            result.email_to = contact.email
+        else:
+            result.notes.append(_("pas d'e-mail : cette adresse a demandé à ne plus recevoir d'e-mails")
+                                if audience == CITIZEN else _("pas d'e-mail : l'usager les a refusés ou s'est désinscrit"))
+    return result
+
+
+def _channels(r):
+    if r.sms_to and r.email_to:
+        return _("par SMS au %(phone)s et par e-mail à %(email)s") % {"phone": r.sms_to, "email": r.email_to}
+    if r.sms_to:
+        return _("par SMS au %(phone)s") % {"phone": r.sms_to}
+    return _("par e-mail à %(email)s") % {"email": r.email_to}
+
+
+def sentences(contact, starts_at, audience=CITIZEN, now=None):
+    """(sentence, is_warning) saying what this contact will receive."""
+    r = reach(contact, audience)
+    notes = "".join(f" ({note})" for note in r.notes)
+    if r.nothing:
+        if audience == CITIZEN:
+            return _("Vous ne recevrez aucun message pour ce rendez-vous (ni SMS, ni e-mail)%(notes)s : notez bien "
+                     "sa date, son heure et le lien ci-dessous.") % {"notes": notes}, True
+        return _("%(name)s ne recevra aucun message (ni SMS : pas de mobile pouvant en recevoir, ni e-mail)%(notes)s : "
+                 "prévenez-le vous-même.") % {"name": r.name, "notes": notes}, True
+    hours = settings.REMINDER_DELAY_HOURS
+    who = _("Vous recevrez") if audience == CITIZEN else _("%(name)s recevra") % {"name": r.name}
+    if reminder_planned(starts_at, now):
+        text = _("%(who)s la confirmation %(channels)s, puis un rappel %(hours)s heures avant le rendez-vous, et un "
+                 "message pour toute modification ou annulation%(notes)s.")
+    else:
+        text = _("%(who)s la confirmation %(channels)s, et un message pour toute modification ou annulation"
+                 "%(notes)s. Le rendez-vous commence dans moins de %(hours)s heures : aucun rappel ne sera envoyé.")
+    return text % {"who": who, "channels": _channels(r), "hours": hours, "notes": notes}, False
