@@ -19,8 +19,11 @@ DEV_SECRET_KEY = "django-insecure-dev-only-do-not-use-in-production"
 
 env = environ.Env()
 
-SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-DEBUG = env.bool("DEBUG", default=True)
+# Development mode is asked for, never assumed: without DEBUG=true (which `make run` and
+# rdv/devrun.py set) these are production settings, and they refuse to start on the
+# development SECRET_KEY. A deployment that forgets DEBUG fails closed, not open.
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 # The HTTPS origins that may post forms (behind a proxy: https://rdv.example.fr).
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -28,7 +31,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 if not DEBUG:
     if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
         raise ImproperlyConfigured(
-            "DEBUG=false needs a real SECRET_KEY (at least 32 characters, not the dev value)."
+            "Production settings (DEBUG is false unless set to true) need a real SECRET_KEY "
+            "(at least 32 characters, not the dev value). For development, set DEBUG=true (make run does)."
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DEBUG=false needs ALLOWED_HOSTS.")
@@ -271,7 +275,9 @@ if RETENTION_NOTIFICATION_BODY_DAYS < 1 or RETENTION_CONTACT_DAYS < 1:
 
 # --- Flower --------------------------------------------------------------------------------
 
-FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="admin:admin-dev")
+# The development login exists only in development; flowerconfig.py refuses to start Flower
+# without FLOWER_BASIC_AUTH otherwise.
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="admin:admin-dev" if DEBUG else "")
 
 # --- Security in production ----------------------------------------------------------------
 
