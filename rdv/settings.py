@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "dsfr",
     "widget_tweaks",
     "csp",
+    "axes",
     "appointments",
     "notifications",
 ]
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "rdv.urls"
@@ -102,9 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Agents' passwords (admin, createsuperuser, changepassword): 12 characters at least, not like
+# the user's name or email, not a common password, not all digits.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -300,6 +305,29 @@ if not DEBUG:
     }
 
 LOGIN_URL = "admin:login"
+
+# --- Agents' logins ---------------------------------------------------------------------------
+
+# django-axes counts failed logins in the database (shared by every web process) and locks out
+# an account after AXES_FAILURE_LIMIT failures from anywhere, and a client address after as
+# many failures on any accounts, for AXES_COOLOFF_MINUTES; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Attempts and lockouts are kept in the database, for superusers in the admin (« Axes »), not
+# written to the logs with the usernames and addresses they concern.
+AXES_VERBOSE = False
+# The client address as the rest of the app takes it (CLIENT_IP_HEADER, set by our own proxy,
+# else REMOTE_ADDR), never X-Forwarded-For as the client wrote it.
+AXES_CLIENT_IP_CALLABLE = "appointments.ratelimit.client_address"
+# Sessions (the agents' admin) end after a working day (Django's default was two weeks).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=9 * 3600)
 
 # Content-Security-Policy (django-csp), on every response, development included so that a
 # template that breaks it shows at once: only our own script files (the DSFR's, the admin's),
