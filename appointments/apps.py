@@ -7,4 +7,4 @@ class AppointmentsConfig(AppConfig):
     verbose_name = _("Rendez-vous")
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the deployment checks)
+        from . import checks, logins  # noqa: F401  (registers the deployment checks, the login receiver)

@@ -326,8 +326,12 @@ AXES_VERBOSE = False
 # The client address as the rest of the app takes it (CLIENT_IP_HEADER, set by our own proxy,
 # else REMOTE_ADDR), never X-Forwarded-For as the client wrote it.
 AXES_CLIENT_IP_CALLABLE = "appointments.ratelimit.client_address"
-# Sessions (the agents' admin) end after a working day (Django's default was two weeks).
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=9 * 3600)
+# An agent's login lasts a working day, then the admin asks for the password again (Django's
+# default session is two weeks). Set at login (appointments/logins.py), so that the citizens'
+# sessions keep their own length (SESSION_COOKIE_AGE).
+ADMIN_SESSION_AGE = env.int("ADMIN_SESSION_AGE", default=9 * 3600)
+if not 300 <= ADMIN_SESSION_AGE <= 24 * 3600:
+    raise ImproperlyConfigured("ADMIN_SESSION_AGE must be between 300 and 86400 seconds.")
 
 # Content-Security-Policy (django-csp), on every response, development included so that a
 # template that breaks it shows at once: only our own script files (the DSFR's, the admin's),

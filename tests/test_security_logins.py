@@ -156,9 +156,8 @@ def test_in_development_seed_demo_prints_the_demo_logins(db):
 def test_an_admin_session_ends_after_a_working_day(agents):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        client = Client()
-        client.force_login(agents["camille.martin"])
-        assert client.get("/admin/").status_code == 200
+        response, client = attempt("camille.martin", PASSWORD)  # a real login, through the form
+        assert logged_in(response, client)
     with time_machine.travel(start + timedelta(hours=8), tick=False):
         assert client.get("/admin/").status_code == 200
     with time_machine.travel(start + timedelta(hours=9, minutes=1), tick=False):

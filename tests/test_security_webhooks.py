@@ -243,7 +243,7 @@ def security_errors(**overrides):
                        if e.id.startswith("notifications.") and e.level >= checks.ERROR})
 
 
-def test_check_deploy_reports_a_mounted_webhook_without_authentication():
+def test_check_deploy_reports_a_mounted_webhook_without_authentication(db):
     assert security_errors() == []
     assert security_errors(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", ANYMAIL={}) == []
     for debug in (True, False):
@@ -255,5 +255,5 @@ def test_check_deploy_reports_a_mounted_webhook_without_authentication():
         "notifications.E004", "notifications.E005"]
 
 
-def test_check_reports_anymail_urls_mounted_directly():
+def test_check_reports_anymail_urls_mounted_directly(db):
     assert security_errors(ROOT_URLCONF="tests.support.open_anymail_urls") == ["notifications.E006"]
