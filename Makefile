@@ -16,10 +16,12 @@ $(STAMP): requirements.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# Development mode, said explicitly: the settings are production ones (DEBUG=false, no dev
+# SECRET_KEY, no dev Flower login) unless DEBUG=true.
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python -m rdv.devrun
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m rdv.devrun
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)

@@ -43,6 +43,21 @@ def scope(queryset, request, field="organisation"):
     return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
 
 
+class OwnOrganisationsFilter(admin.RelatedFieldListFilter):
+    """A list filter on a place, service, agent or organisation that offers only the user's own
+    organisations' ones: Django's own lists every row of the table, other organisations'
+    names included."""
+
+    def field_choices(self, field, request, model_admin):
+        model = field.related_model
+        organisation_field = {Agent: "organisations", Organisation: "pk"}.get(model, "organisation")
+        queryset = scope(model._default_manager.all(), request, organisation_field).distinct()
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
 class OrganisationScopedAdmin(admin.ModelAdmin):
     organisation_field = "organisation"
 
@@ -88,21 +103,21 @@ class OrganisationAdmin(OrganisationScopedAdmin):
 @admin.register(Service)
 class ServiceAdmin(OrganisationScopedAdmin):
     list_display = ["name", "short_name", "organisation"]
-    list_filter = ["organisation"]
+    list_filter = [("organisation", OwnOrganisationsFilter)]
     search_fields = ["name"]
 
 
 @admin.register(Place)
 class PlaceAdmin(OrganisationScopedAdmin):
     list_display = ["name", "address", "organisation", "time_zone"]
-    list_filter = ["organisation"]
+    list_filter = [("organisation", OwnOrganisationsFilter)]
     search_fields = ["name", "address"]
 
 
 @admin.register(Motif)
 class MotifAdmin(OrganisationScopedAdmin):
     list_display = ["name", "service", "location_type", "default_duration_minutes", "bookable_publicly", "active"]
-    list_filter = ["service", "location_type", "bookable_publicly", "active"]
+    list_filter = [("service", OwnOrganisationsFilter), "location_type", "bookable_publicly", "active"]
     search_fields = ["name"]
 
 
@@ -123,7 +138,7 @@ class AgentAdmin(OrganisationScopedAdmin):
 @admin.register(OpeningHours)
 class OpeningHoursAdmin(OrganisationScopedAdmin):
     list_display = ["agent", "place", "start_time", "end_time", "weekdays", "valid_from", "valid_until"]
-    list_filter = ["place", "agent"]
+    list_filter = [("place", OwnOrganisationsFilter), ("agent", OwnOrganisationsFilter)]
     filter_horizontal = ["motifs"]
 
 
@@ -169,7 +184,8 @@ class ParticipationInline(admin.TabularInline):
 class AppointmentAdmin(OrganisationScopedAdmin):
     form = AppointmentAdminForm
     list_display = ["local_start", "motif", "service_name", "place", "status", "participants"]
-    list_filter = [("starts_at", admin.DateFieldListFilter), "motif__service", "place", "status", "location_type"]
+    list_filter = [("starts_at", admin.DateFieldListFilter), ("motif__service", OwnOrganisationsFilter),
+                   ("place", OwnOrganisationsFilter), "status", "location_type"]
     search_fields = ["contacts__last_name", "contacts__first_name", "contacts__phone", "contacts__email"]
     list_select_related = ["motif__service", "place__organisation", "organisation"]
     date_hierarchy = "starts_at"

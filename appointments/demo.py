@@ -6,6 +6,7 @@ Kept apart from the command so that tests can load the same data.
 from .models import Brand, LocationType
 
 DEMO_PASSWORD = "demo-rdv-2026"
+DEMO_SUPERUSER = "admin"
 
 # organisation, brand, time zone, places, services with their motifs, agents
 ORGANISATIONS = [

@@ -18,6 +18,7 @@ from datetime import date, time as clock, timedelta
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rdv.settings")
 # Development settings (DEBUG=true: static files need no collectstatic), quiet logging.
+os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
 

@@ -25,15 +25,58 @@ def check_sms_backend(app_configs, **kwargs):
 
 @register(Tags.security)
 def check_anymail_webhook_secret(app_configs, **kwargs):
-    """anymail accepts tracking webhooks from anyone when WEBHOOK_SECRET is unset: refuse to
-    run that way outside DEBUG, since those reports change records and withdraw consent."""
-    if settings.DEBUG or not settings.EMAIL_BACKEND.startswith("anymail."):
+    """The configured ESP's tracking webhook is mounted (notifications/webhooks.py); without
+    its authentication it would refuse every report (and anymail alone would accept forged
+    ones): refuse to run that way. In DEBUG too: the route fails closed, but tracking would
+    silently not work."""
+    from .webhooks import configured_esp, missing_signing_setting, webhook_secret
+
+    esp = configured_esp()
+    if esp is None:
         return []
-    if getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET"):
-        return []
-    return [Error(
-        "EMAIL_BACKEND is an anymail ESP but ANYMAIL_WEBHOOK_SECRET is not set: its tracking webhooks "
-        "(/webhooks/anymail/) would accept forged delivery reports.",
-        hint="Set ANYMAIL_WEBHOOK_SECRET=user:long-random-password and give the same to the ESP's webhook URL.",
-        id="notifications.E004",
-    )]
+    errors = []
+    if not webhook_secret():
+        errors.append(Error(
+            f"EMAIL_BACKEND is anymail's {esp} but ANYMAIL_WEBHOOK_SECRET is not set: its tracking webhook "
+            f"(/webhooks/anymail/{esp}/tracking/) is mounted without authentication.",
+            hint="Set ANYMAIL_WEBHOOK_SECRET=user:long-random-password and give the same to the ESP's webhook URL.",
+            id="notifications.E004",
+        ))
+    setting = missing_signing_setting(esp)
+    if setting:
+        errors.append(Error(
+            f"EMAIL_BACKEND is anymail's {esp}, whose tracking webhooks are signed, but {setting} is not set: "
+            "its signature would not be checked.",
+            hint=f"Set {setting} to the webhook signing key shown in the ESP's dashboard.",
+            id="notifications.E005",
+        ))
+    return errors
+
+
+def _url_patterns(patterns, prefix=""):
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            yield from _url_patterns(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern
+
+
+@register(Tags.security, Tags.urls)
+def check_no_open_anymail_routes(app_configs, **kwargs):
+    """anymail's views mounted directly (e.g. `include("anymail.urls")`) skip our gate: they
+    answer for every ESP, whatever EMAIL_BACKEND is, and accept unauthenticated reports when
+    ANYMAIL_WEBHOOK_SECRET is unset. Only notifications.webhooks.anymail_tracking may call them."""
+    from anymail.webhooks.base import AnymailCoreWebhookView
+    from django.urls import get_resolver
+
+    errors = []
+    for route, pattern in _url_patterns(get_resolver().url_patterns):
+        view_class = getattr(pattern.callback, "view_class", None)
+        if isinstance(view_class, type) and issubclass(view_class, AnymailCoreWebhookView):
+            errors.append(Error(
+                f"anymail webhook view {view_class.__name__} is mounted directly at {route!r}, without the "
+                "check of EMAIL_BACKEND and of its authentication.",
+                hint="Remove include('anymail.urls'); /webhooks/anymail/<esp>/tracking/ serves the configured ESP.",
+                id="notifications.E006",
+            ))
+    return errors

@@ -18,6 +18,7 @@ from appointments.models import Place
 
 from . import gsm
 from .models import Event
+from .status import metadata_signature
 
 SMS_TEMPLATE = "notifications/sms/{event}.txt"
 
@@ -125,8 +126,10 @@ def render_email(notification, appointment):
         message.attach("rendez-vous.ics", ics(appointment, method=method),
                        f"text/calendar; method={method}; charset=utf-8")
     # ESPs that support it echo metadata back in tracking events: a crash between the
-    # ESP's answer and our commit can still be matched to its record.
-    message.metadata = {"notification_id": str(notification.pk)}
+    # ESP's answer and our commit can still be matched to its record. The id is signed, so
+    # that a tracking event cannot name any other record (notifications/webhooks.py).
+    message.metadata = {"notification_id": str(notification.pk),
+                        "notification_sig": metadata_signature(notification.pk)}
     return message
 
 

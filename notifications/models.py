@@ -145,12 +145,21 @@ class StatusEvent(models.Model):
     status = models.CharField(_("statut"), max_length=16, choices=Status.choices)
     provider_code = models.CharField(_("code du prestataire"), max_length=32, blank=True)
     raw_event = models.CharField(_("événement reçu"), max_length=64, blank=True)
+    # What identifies the provider's report (its event id, or a digest of the report): an
+    # exact replay of a webhook finds its key taken and changes nothing.
+    provider_event_key = models.CharField(_("référence du rapport"), max_length=64, blank=True)
     received_at = models.DateTimeField(_("reçu le"), default=timezone.now)
 
     class Meta:
         verbose_name = _("statut reçu")
         verbose_name_plural = _("statuts reçus")
         ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "provider_event_key"], condition=~Q(provider_event_key=""),
+                name="status_event_once_per_report",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.raw_event or self.status} {self.received_at:%d/%m/%Y %H:%M:%S}"

@@ -36,6 +36,9 @@ def prepare_filesystem_broker(broker_dir):
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rdv.settings")
+    # The development stack, explicitly (the settings default to production); the web app,
+    # worker and Flower started below inherit it.
+    os.environ.setdefault("DEBUG", "true")
     import django
     from django.conf import settings
 

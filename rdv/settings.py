@@ -4,11 +4,13 @@ Every variable is optional: the embedded defaults run the whole system on one ma
 only Python (SQLite, a filesystem Celery transport, SMS and email kept in a readable outbox).
 """
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,8 +20,11 @@ DEV_SECRET_KEY = "django-insecure-dev-only-do-not-use-in-production"
 
 env = environ.Env()
 
-SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-DEBUG = env.bool("DEBUG", default=True)
+# Development mode is asked for, never assumed: without DEBUG=true (which `make run` and
+# rdv/devrun.py set) these are production settings, and they refuse to start on the
+# development SECRET_KEY. A deployment that forgets DEBUG fails closed, not open.
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 # The HTTPS origins that may post forms (behind a proxy: https://rdv.example.fr).
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -27,7 +32,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 if not DEBUG:
     if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
         raise ImproperlyConfigured(
-            "DEBUG=false needs a real SECRET_KEY (at least 32 characters, not the dev value)."
+            "Production settings (DEBUG is false unless set to true) need a real SECRET_KEY "
+            "(at least 32 characters, not the dev value). For development, set DEBUG=true (make run does)."
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DEBUG=false needs ALLOWED_HOSTS.")
@@ -45,12 +51,15 @@ INSTALLED_APPS = [
     "anymail",
     "dsfr",
     "widget_tweaks",
+    "csp",
+    "axes",
     "appointments",
     "notifications",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -59,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "rdv.urls"
@@ -94,9 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Agents' passwords (admin, createsuperuser, changepassword): 12 characters at least, not like
+# the user's name or email, not a common password, not all digits.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -281,7 +294,9 @@ if RETENTION_NOTIFICATION_BODY_DAYS < 1 or RETENTION_CONTACT_DAYS < 1:
 
 # --- Flower --------------------------------------------------------------------------------
 
-FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="admin:admin-dev")
+# The development login exists only in development; flowerconfig.py refuses to start Flower
+# without FLOWER_BASIC_AUTH otherwise.
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="admin:admin-dev" if DEBUG else "")
 
 # --- Security in production ----------------------------------------------------------------
 
@@ -301,6 +316,52 @@ if not DEBUG:
     }
 
 LOGIN_URL = "admin:login"
+
+# --- Agents' logins ---------------------------------------------------------------------------
+
+# django-axes counts failed logins in the database (shared by every web process) and locks out
+# an account after AXES_FAILURE_LIMIT failures from anywhere, and a client address after as
+# many failures on any accounts, for AXES_COOLOFF_MINUTES; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Attempts and lockouts are kept in the database, for superusers in the admin (« Axes »), not
+# written to the logs with the usernames and addresses they concern.
+AXES_VERBOSE = False
+# The client address as the rest of the app takes it (CLIENT_IP_HEADER, set by our own proxy,
+# else REMOTE_ADDR), never X-Forwarded-For as the client wrote it.
+AXES_CLIENT_IP_CALLABLE = "appointments.ratelimit.client_address"
+# An agent's login lasts a working day, then the admin asks for the password again (Django's
+# default session is two weeks). Set at login (appointments/logins.py), so that the citizens'
+# sessions keep their own length (SESSION_COOKIE_AGE).
+ADMIN_SESSION_AGE = env.int("ADMIN_SESSION_AGE", default=9 * 3600)
+if not 300 <= ADMIN_SESSION_AGE <= 24 * 3600:
+    raise ImproperlyConfigured("ADMIN_SESSION_AGE must be between 300 and 86400 seconds.")
+
+# Content-Security-Policy (django-csp), on every response, development included so that a
+# template that breaks it shows at once: only our own script files (the DSFR's, the admin's),
+# styles, images and fonts, no inline script or style attribute, no framing, forms posting
+# only to us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Logs: JSON lines in production (LOG_FORMAT=json, the default with DEBUG=false), one line of
 # text in development. Every handler redacts phone numbers and emails (rdv/logs.py); code logs

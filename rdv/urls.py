@@ -10,9 +10,10 @@ admin.site.index_title = "Rendez-vous"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
-    # Delivery statuses coming back: Twilio callbacks, anymail's tracking webhooks.
+    # Delivery statuses coming back: Twilio callbacks, and the tracking webhook of the
+    # configured anymail ESP only (never `include("anymail.urls")`: it mounts every ESP's
+    # routes, open to forged reports; notifications.E006 refuses it).
     path("webhooks/", include("notifications.urls")),
-    path("webhooks/anymail/", include("anymail.urls")),
     # The citizens' pages, last: they start at "/".
     path("", include("appointments.urls")),
 ]

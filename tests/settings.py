@@ -5,6 +5,10 @@ import hashlib
 import os
 
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+# The suite builds on the development settings (pytest-django still runs tests with
+# DEBUG=False); rdv.settings defaults to production. Processes the tests start inherit it,
+# unless they ask for production (tests/production.py, tests/support/processes.py).
+os.environ.setdefault("DEBUG", "true")
 
 from rdv.settings import *  # noqa: E402,F403
 from rdv.settings import BASE_DIR, env  # noqa: E402

@@ -8,6 +8,7 @@ from twilio.request_validator import RequestValidator
 
 from appointments.models import Channel, ConsentRecord
 from notifications.models import Notification, Status
+from notifications.status import metadata_signature
 
 
 TOKEN = "test-auth-token"
@@ -136,10 +137,13 @@ def test_a_bounce_is_recorded(sent_email):
     assert (sent_email.status, sent_email.error_code) == (Status.BOUNCED, "bounced")
 
 
-def test_an_event_carrying_only_our_metadata_finds_its_record(sent_email):
-    track("delivered", message_id="esp-id-never-saved", metadata={"notification_id": str(sent_email.pk)})
+def test_an_event_carrying_only_our_signed_metadata_settles_a_crashed_record(sent_email):
+    # The worker died after the ESP took the message, before saving the ESP's id.
+    Notification.objects.filter(pk=sent_email.pk).update(status=Status.UNCERTAIN, provider_message_id="")
+    metadata = {"notification_id": str(sent_email.pk), "notification_sig": metadata_signature(sent_email.pk)}
+    track("delivered", message_id="esp-id-never-saved", metadata=metadata)
     sent_email.refresh_from_db()
-    assert sent_email.status == Status.DELIVERED
+    assert (sent_email.status, sent_email.provider_message_id) == (Status.DELIVERED, "esp-id-never-saved")
 
 
 def test_an_unsubscribe_withdraws_email_consent(sent_email):
@@ -148,7 +152,7 @@ def test_an_unsubscribe_withdraws_email_consent(sent_email):
     assert sent_email.contact.email_consent is False
 
 
-@override_settings(ANYMAIL={"WEBHOOK_SECRET": "user:secret-pass"})
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": "user:secret-pass"}, EMAIL_BACKEND="anymail.backends.postmark.EmailBackend")
 def test_anymail_webhooks_refuse_requests_without_the_secret(client, sent_email):
     import base64
     import json

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from appointments.consent import CONSENT_TEXT_VERSION
-from appointments.demo import DEMO_PASSWORD, FIRST_NAMES, LAST_NAMES, ORGANISATIONS
+from appointments.demo import DEMO_PASSWORD, DEMO_SUPERUSER, FIRST_NAMES, LAST_NAMES, ORGANISATIONS
 from appointments.models import (
     Agent, Appointment, AppointmentAgent, AppointmentStatus, BookedBy, Channel, ConsentRecord, ConsentSource,
     Contact, LocationType, Motif, OpeningHours, Organisation, Participation, Place, Service, new_token,
@@ -42,17 +42,29 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--appointments", type=int, default=0, help="add N confirmed appointments over the coming year")
+        parser.add_argument(
+            "--demo-logins", action="store_true",
+            help="give the demo agents and the 'admin' superuser the README's password even with DEBUG off "
+                 "(manage.py check --deploy then reports them)",
+        )
 
-    def handle(self, *args, appointments, **options):
+    def handle(self, *args, appointments, demo_logins=False, **options):
         if appointments < 0:
             raise CommandError("--appointments must be positive.")
+        # Logins whose password is printed in the README are for development only: outside
+        # DEBUG the demo accounts ('admin' and the agents) get no usable password, unless
+        # asked for by name.
+        with_logins = settings.DEBUG or demo_logins
         group = self.agents_group()
         with transaction.atomic():
-            logins = self.base_data(group)
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+            logins = self.base_data(group, with_logins=with_logins)
+        if with_logins:
+            self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        else:
+            self.stdout.write("Demo agents, without password (DEBUG is off; --demo-logins to give them one):")
         for login in logins:
             self.stdout.write(f"  {login}")
-        self.stdout.write("  admin (superuser)")
+        self.stdout.write(f"  {DEMO_SUPERUSER} (superuser)")
         if appointments:
             started = timezone.now()
             self.bulk_appointments(appointments)
@@ -67,11 +79,16 @@ class Command(BaseCommand):
         group.permissions.set(perms)
         return group
 
-    def base_data(self, group):
+    def base_data(self, group, with_logins=True):
         User = get_user_model()
-        password = make_password(DEMO_PASSWORD)
-        if not User.objects.filter(username="admin").exists():
-            User.objects.create_superuser("admin", "admin@demo.rdv.fr", DEMO_PASSWORD)
+        password = make_password(DEMO_PASSWORD if with_logins else None)  # None: an unusable password
+        superuser, created = User.objects.get_or_create(
+            username=DEMO_SUPERUSER,
+            defaults={"email": "admin@demo.rdv.fr", "is_staff": True, "is_superuser": True, "password": password},
+        )
+        if with_logins and not created and not superuser.has_usable_password():
+            superuser.password = password  # asked for: seeded earlier without one
+            superuser.save(update_fields=["password"])
         logins = []
         today = timezone.localdate()
         for spec in ORGANISATIONS:
@@ -97,6 +114,9 @@ class Command(BaseCommand):
                     username=username,
                     defaults={"first_name": first, "last_name": last, "email": f"{username}@demo.rdv.fr", "is_staff": True, "password": password},
                 )
+                if with_logins and not created and not user.has_usable_password():
+                    user.password = password  # asked for: a demo agent seeded earlier without one
+                    user.save(update_fields=["password"])
                 user.groups.add(group)
                 agent, _ = Agent.objects.get_or_create(user=user)
                 agent.organisations.add(org)
