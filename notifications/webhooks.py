@@ -202,9 +202,11 @@ def on_anymail_tracking(sender, event, esp_name, **kwargs):
                          event.reject_reason, event.recipient)
     if event.event_type in ("unsubscribed", "complained"):
         # Kept in the status log (the record's status unchanged), so that a replay of an old
-        # unsubscribe adds nothing; the address opts out, whichever contact (or agent) it was sent to.
+        # unsubscribe adds nothing. The address we sent this message to opts out (not one the
+        # report names: only the record, found by its provider id, is trusted), whichever
+        # contact (or agent) holds it.
         if record_report(notification, notification.status, raw_event=raw_event, event_key=key):
-            suppress(Channel.EMAIL, event.recipient or notification.to, source=ConsentSource.EMAIL_UNSUBSCRIBE)
+            suppress(Channel.EMAIL, notification.to, source=ConsentSource.EMAIL_UNSUBSCRIBE)
         return
     status = anymail_status(event)
     if status is None:

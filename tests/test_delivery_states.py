@@ -103,7 +103,7 @@ def test_a_deferred_event_is_a_soft_bounce_and_a_hard_bounce_still_wins(email):
     assert email.status == S.BOUNCED
 
 
-@override_settings(ANYMAIL={"WEBHOOK_SECRET": "user:secret-pass"})
+@override_settings(EMAIL_BACKEND="anymail.backends.postmark.EmailBackend", ANYMAIL={"WEBHOOK_SECRET": "user:secret-pass"})
 def test_postmark_hard_bounce_after_delivery_through_the_real_webhook(client, email):
     auth = "Basic " + base64.b64encode(b"user:secret-pass").decode()
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from appointments.models import Channel, ConsentRecord
-from notifications.models import Notification, Status, StatusEvent
+from notifications.models import Notification, Status, StatusEvent, Suppression
 from notifications.status import metadata_signature
 
 
@@ -214,7 +214,10 @@ def test_a_replayed_unsubscribe_does_not_withdraw_a_consent_given_again(client, 
     contact = email.contact
     contact.refresh_from_db()
     assert contact.email_consent is False
-    contact.record_consent(Channel.EMAIL, True, source="citizen")  # the citizen opts in again
+    # The citizen opts in again: the opposition is lifted (the suppression list entry removed,
+    # as an administrator does), then the consent given.
+    Suppression.objects.filter(channel=Channel.EMAIL, address=contact.email).delete()
+    contact.record_consent(Channel.EMAIL, True, source="citizen")
     assert post(client, "postmark", body, HTTP_AUTHORIZATION=AUTH).status_code == 200
     contact.refresh_from_db()
     assert contact.email_consent is True
