@@ -150,7 +150,9 @@ class InitialsForm(HoneypotMixin, DsfrBaseForm):
         return cleaned
 
 
-class CancelForm(HoneypotMixin, DsfrBaseForm):
+class ButtonForm(HoneypotMixin, DsfrBaseForm):
+    """A one-button action of the link page: nothing to type, but the honeypot."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_honeypot()
@@ -161,17 +163,12 @@ class CancelForm(HoneypotMixin, DsfrBaseForm):
         return cleaned
 
 
-class UnsubscribeForm(HoneypotMixin, DsfrBaseForm):
+class CancelForm(ButtonForm):
+    """"Annuler le rendez-vous" on the appointment's link page."""
+
+
+class UnsubscribeForm(ButtonForm):
     """"Ne plus recevoir de SMS / d'e-mails" on the appointment's link page."""
 
     channel = forms.ChoiceField(choices=Channel.choices, widget=forms.HiddenInput)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.add_honeypot()
-
-    def clean(self):
-        cleaned = super().clean()
-        self.check_honeypot()
-        return cleaned
 

@@ -1,8 +1,6 @@
 """Operations: /healthz, production settings, private logs, Flower never open."""
 
 import ast
-import copy
-import io
 import json
 import logging
 import logging.config
@@ -12,7 +10,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-from django.conf import settings
 
 from rdv.logs import REDACTED_EMAIL, REDACTED_PHONE, redact
 
@@ -129,19 +126,6 @@ def test_email_addresses_are_redacted(email):
 @pytest.mark.parametrize("text", HARMLESS)
 def test_ids_times_and_durations_are_kept(text):
     assert redact(text) == text
-
-
-@pytest.fixture
-def json_log():
-    """Log through the real settings.LOGGING (JSON format, as in production), captured."""
-    stream = io.StringIO()
-    config = copy.deepcopy(settings.LOGGING)
-    config["handlers"]["console"].update(formatter="json", stream=stream)
-    logging.config.dictConfig(config)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        logging.config.dictConfig(settings.LOGGING)
 
 
 def test_log_lines_are_json_with_the_personal_data_of_message_and_args_redacted(json_log):

@@ -2,14 +2,11 @@
 phone number, an email or an appointment's token in any URL; a 404 (or 400) must not copy it
 into the JSON logs, neither in the message nor in the `request` field."""
 
-import copy
-import io
 import json
 import logging
 import logging.config
 
 import pytest
-from django.conf import settings
 
 from rdv.logs import REDACTED_SEGMENT, masked_path
 
@@ -26,18 +23,6 @@ HOSTILE_URLS = [
     "/webhooks/Dupont/",
     "/+33612345678",
 ]
-
-
-@pytest.fixture
-def json_log():
-    stream = io.StringIO()
-    config = copy.deepcopy(settings.LOGGING)
-    config["handlers"]["console"].update(formatter="json", stream=stream)
-    logging.config.dictConfig(config)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        logging.config.dictConfig(settings.LOGGING)
 
 
 @pytest.mark.parametrize("url", HOSTILE_URLS)

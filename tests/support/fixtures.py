@@ -1,9 +1,13 @@
 """The suite's shared fixtures, registered for every test module by tests/conftest.py
 (`pytest_plugins`): nothing to import in a test module but helpers."""
 
+import copy
 import io
+import json
+import logging.config
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.cache import cache
 
@@ -76,3 +80,16 @@ def smtp_server():
     """A real SMTP server on 127.0.0.1; `.settings()` gives the project's EMAIL_* settings."""
     with SMTPServer() as server:
         yield server
+
+
+@pytest.fixture
+def json_log():
+    """Log through the real settings.LOGGING (JSON format, as in production), captured."""
+    stream = io.StringIO()
+    config = copy.deepcopy(settings.LOGGING)
+    config["handlers"]["console"].update(formatter="json", stream=stream)
+    logging.config.dictConfig(config)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
