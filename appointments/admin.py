@@ -9,11 +9,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
+from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import reach, services
+from . import agenda_admin, reach, services
 from .consent import AGENT
 from .forms import AppointmentAdminForm, ContactAdminForm
 from .models import (
@@ -183,9 +184,9 @@ class ParticipationInline(admin.TabularInline):
 @admin.register(Appointment)
 class AppointmentAdmin(OrganisationScopedAdmin):
     form = AppointmentAdminForm
-    list_display = ["local_start", "motif", "service_name", "place", "status", "participants"]
-    list_filter = [("starts_at", admin.DateFieldListFilter), ("motif__service", OwnOrganisationsFilter),
-                   ("place", OwnOrganisationsFilter), "status", "location_type"]
+    list_display = ["local_start", "agent_names", "participants", "motif", "place_name", "status"]
+    list_filter = [("starts_at", admin.DateFieldListFilter), ("agents", OwnOrganisationsFilter),
+                   ("motif__service", OwnOrganisationsFilter), ("place", OwnOrganisationsFilter), "status", "location_type"]
     search_fields = ["contacts__last_name", "contacts__first_name", "contacts__phone", "contacts__email"]
     list_select_related = ["motif__service", "place__organisation", "organisation"]
     date_hierarchy = "starts_at"
@@ -248,8 +249,35 @@ class AppointmentAdmin(OrganisationScopedAdmin):
     def participants(self, obj):
         return ", ".join(str(c) for c in obj.contacts.all())
 
+    @admin.display(description=_("agents"))
+    def agent_names(self, obj):
+        return ", ".join(str(a) for a in obj.agents.all())
+
+    @admin.display(description=_("lieu"), ordering="place__name")
+    def place_name(self, obj):
+        # The name only: the address would take half of a 1366-pixel screen.
+        return obj.place.name if obj.place_id else obj.get_location_type_display()
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("contacts")
+        return super().get_queryset(request).prefetch_related("contacts", "agents__user")
+
+    def get_urls(self):
+        agenda = path("agenda/", self.admin_site.admin_view(self.agenda_view), name="appointments_appointment_agenda")
+        return [agenda, *super().get_urls()]
+
+    def agenda_view(self, request):
+        return agenda_admin.agenda_view(self, request)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Booked from the agenda: back to the agenda's week, where the new appointment shows."""
+        response = super().response_add(request, obj, post_url_continue)
+        from_agenda = request.GET.get("retour") == "agenda"
+        if from_agenda and not {"_continue", "_addanother", "_popup"} & set(request.POST):
+            agent = obj.agents.order_by("pk").first()
+            if agent is not None:
+                return HttpResponseRedirect(agenda_admin.agenda_url(
+                    agent=agent, day=obj.local_starts_at.date(), place=obj.place, motif=obj.motif))
+        return response
 
     def save_model(self, request, obj, form, change):
         """Book, change or cancel through the services, so each event is sent once."""
