@@ -4,17 +4,20 @@ Every agent sees and edits only the data of its own organisations: querysets, ch
 object permissions are all scoped here, not only hidden in templates.
 """
 
+from datetime import date, time
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import path
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import agenda_admin, reach, services
+from . import agenda_admin, dates, reach, services, slots
 from .consent import AGENT
 from .forms import AppointmentAdminForm, ContactAdminForm
 from .models import (
@@ -190,13 +193,17 @@ class AppointmentAdmin(OrganisationScopedAdmin):
     search_fields = ["contacts__last_name", "contacts__first_name", "contacts__phone", "contacts__email"]
     list_select_related = ["motif__service", "place__organisation", "organisation"]
     date_hierarchy = "starts_at"
-    readonly_fields = ["who_is_told", "booked_by", "booked_by_agent", "booked_at", "sequence"]
+    readonly_fields = ["who_is_told", "free_slots", "booked_by", "booked_by_agent", "booked_at", "sequence"]
     fieldsets = [
-        (None, {"fields": ["motif", "location_type", "place", "address", "visio_url", "date", "time", "duration_minutes", "assigned_agents", "participating_contacts"]}),
+        (None, {"fields": ["motif", "location_type", "place", "address", "visio_url", "date", "time", "confirm_unusual",
+                           "duration_minutes", "assigned_agents", "participating_contacts"]}),
         (_("Ce que les usagers recevront"), {"fields": ["who_is_told"]}),
         (_("Statut"), {"fields": ["status", "cancellation_reason"]}),
         (_("Historique"), {"fields": ["booked_by", "booked_by_agent", "booked_at", "sequence"]}),
     ]
+
+    class Media:
+        css = {"all": ["appointments/agenda.css"]}
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
@@ -211,12 +218,19 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             can_add_related=self.admin_site._registry[Contact].has_add_permission(request),
         )
 
+        proposed = _proposed_start(request, obj)
+
         class ScopedForm(form_class):
             def __init__(self, *args, **kw):
                 super().__init__(*args, agents_queryset=agents, contacts_queryset=contacts, **kw)
                 field = self.fields["participating_contacts"]
                 field.widget = contacts_widget
                 field.queryset = contacts  # binds the new widget's choices
+                if proposed and not self.is_bound:
+                    # A free slot picked under "Déplacer": the form shows it, saving moves.
+                    self.initial.update(date=proposed[0], time=proposed[1])
+                    self.fields["date"].help_text = _("Nouveau créneau choisi : enregistrez pour déplacer le "
+                                                      "rendez-vous (les usagers seront prévenus).")
 
         return ScopedForm
 
@@ -231,8 +245,29 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         lines = [reach.sentences(contact, obj.starts_at, AGENT)[0] for contact in obj.contacts.all()]
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
+    @admin.display(description=_("prochains créneaux libres"))
+    def free_slots(self, obj):
+        """Rescheduling: the agents' next free slots for this motif and place, each a link that
+        puts it in the form."""
+        if obj is None or obj.pk is None or obj.status != AppointmentStatus.CONFIRMED:
+            return _("Seul un rendez-vous confirmé peut être déplacé.") if obj is not None and obj.pk else "—"
+        found = slots.next_free_slots(obj)
+        if not found:
+            return _("Aucun créneau libre pour ce motif dans les %(weeks)s prochaines semaines : saisissez la date "
+                     "et l'heure ci-dessus.") % {"weeks": settings.BOOKING_MAX_WEEKS_AHEAD}
+        links = format_html_join(
+            "", '<li><a class="button" href="?date={}&amp;time={}">{}</a></li>',
+            ((s.local_starts_at.date().isoformat(), s.local_starts_at.strftime("%H:%M"),
+              dates.french_datetime(s.local_starts_at)) for s in found),
+        )
+        return format_html('<ul class="reschedule-slots">{}</ul>', links)
+
     def tell_agent_who_is_told(self, request, appointment):
         """After booking: say what each contact will receive, as a warning when it is nothing."""
+        if appointment.starts_at <= timezone.now():
+            self.message_user(request, _("Le rendez-vous a déjà commencé : aucun message n'est envoyé, ni "
+                                         "confirmation ni rappel."), messages.WARNING)
+            return
         for contact in appointment.contacts.all():
             sentence, warning = reach.sentences(contact, appointment.starts_at, AGENT, now=appointment.booked_at)
             self.message_user(request, sentence, messages.WARNING if warning else messages.INFO)
@@ -283,6 +318,9 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         """Book, change or cancel through the services, so each event is sent once."""
         self._check_organisation(request, obj)
         data, agent = form.cleaned_data, agent_of(request)
+        for sentence in getattr(form, "unusual", []):
+            # Confirmed by the agent; said again so that nothing passes silently.
+            self.message_user(request, sentence, messages.WARNING)
         try:
             if not change:
                 services.confirm_new(
@@ -304,6 +342,19 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             # the transaction from committing half an appointment.
             raise AdminValidationError(error) from error
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.status == AppointmentStatus.CONFIRMED:
+            # Rescheduling, right under the date and time it changes.
+            fieldsets = [fieldsets[0], (_("Déplacer sur un créneau libre"), {"fields": ["free_slots"]}), *fieldsets[1:]]
+        return fieldsets
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "assigned_agents" in initial:  # from the agenda: ?assigned_agents=3 or 3,4
+            initial["assigned_agents"] = initial["assigned_agents"].split(",")
+        return initial
+
     def save_related(self, request, form, formsets, change):
         pass  # agents and contacts are saved by the services
 
@@ -314,6 +365,16 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             for message in error.error.messages:
                 self.message_user(request, message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+def _proposed_start(request, obj):
+    """(date, time) of a free slot picked for rescheduling (`?date=…&time=…`), or None."""
+    if obj is None or request.method != "GET":
+        return None
+    try:
+        return date.fromisoformat(request.GET["date"]), time.fromisoformat(request.GET["time"])
+    except (KeyError, ValueError):
+        return None
 
 
 class AdminValidationError(Exception):
