@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -160,17 +161,76 @@ class ConsentRecordInline(admin.TabularInline):
 
 @admin.register(Contact)
 class ContactAdmin(OrganisationScopedAdmin):
+    """The citizen's page: their details and consent, what they receive (a warning when it is
+    nothing), their appointments past and future; notifications/ adds their messages."""
+
     form = ContactAdminForm
     list_display = ["last_name", "first_name", "phone", "email", "sms_consent", "email_consent"]
     list_filter = ["sms_consent", "email_consent"]
     search_fields = ["last_name", "first_name", "phone", "email"]
     inlines = [ConsentRecordInline]
+    readonly_fields = ["what_they_receive", "appointment_history"]
+    details = ["first_name", "last_name", "phone", "email", "address", "sms_refused", "email_refused"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": self.details})]
+        return [
+            (None, {"fields": self.details}),
+            (_("Ce que l'usager reçoit"), {"fields": ["what_they_receive"]}),
+            (_("Rendez-vous de l'usager"), {"fields": ["appointment_history"]}),
+        ]
+
+    @admin.display(description=_("messages"))
+    def what_they_receive(self, obj):
+        sentence, warning = contact_reach_sentence(obj)
+        if warning:
+            return format_html('<strong class="reach-warning">⚠ {}</strong>', sentence)
+        return sentence
+
+    @admin.display(description=_("rendez-vous"))
+    def appointment_history(self, obj):
+        appointments = list(
+            obj.appointments.select_related("motif", "place__organisation", "organisation")
+            .prefetch_related("agents__user").order_by("-starts_at")
+        )
+        now = timezone.now()
+        return render_to_string("admin/appointments/contact/appointments.html", {
+            "upcoming": [a for a in reversed(appointments) if a.starts_at >= now],
+            "past": [a for a in appointments if a.starts_at < now],
+        })
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            contact = self.get_object(request, object_id)
+            if contact is not None:
+                sentence, warning = contact_reach_sentence(contact)
+                if warning:
+                    self.message_user(request, sentence, messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         agent = agent_of(request)
         form.save_withdrawals(obj, agent)
         super().save_model(request, obj, form, change)
         form.save_grants(obj, agent)
+
+
+def contact_reach_sentence(contact):
+    """(sentence, is_warning): where this citizen's messages go, or that they get none."""
+    found = reach.reach(contact, AGENT)
+    notes = "".join(f" ({note})" for note in found.notes)
+    if found.nothing:
+        return _("%(name)s ne reçoit aucun message (ni SMS, ni e-mail)%(notes)s : prévenez-le vous-même de ses "
+                 "rendez-vous.") % {"name": found.name, "notes": notes}, True
+    if found.sms_to and found.email_to:
+        where = _("par SMS au %(phone)s et par e-mail à %(email)s") % {"phone": found.sms_to, "email": found.email_to}
+    elif found.sms_to:
+        where = _("par SMS au %(phone)s") % {"phone": found.sms_to}
+    else:
+        where = _("par e-mail à %(email)s") % {"email": found.email_to}
+    return _("%(name)s reçoit les messages de ses rendez-vous %(where)s%(notes)s.") % {
+        "name": found.name, "where": where, "notes": notes}, False
 
 
 class ParticipationInline(admin.TabularInline):
