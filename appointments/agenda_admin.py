@@ -53,8 +53,11 @@ def agenda_view(model_admin, request):
     if not model_admin.has_view_permission(request):
         raise Http404
     agents_in_scope = scope(Agent.objects.select_related("user"), request, "organisations").distinct()
-    agent = agents_in_scope.filter(pk=_int(request.GET.get("agent"))).first() if request.GET.get("agent") else None
-    agent = agent or (agent_of(request) if agent_of(request) in agents_in_scope else None) or agents_in_scope.first()
+    all_agents = list(agents_in_scope.order_by("user__last_name", "user__first_name"))
+    by_id = {a.pk: a for a in all_agents}
+    own = agent_of(request)
+    agent = by_id.get(_int(request.GET.get("agent"))) or by_id.get(own.pk if own else None)
+    agent = agent or (all_agents[0] if all_agents else None)
     if agent is None:
         raise Http404
 
@@ -71,8 +74,8 @@ def agenda_view(model_admin, request):
     # first, those where they have opening hours.
     places = list(scope(Place.objects.select_related("organisation"), request)
                   .filter(organisation__in=agent.organisations.all()).order_by("name"))
-    own = set(agent.opening_hours.values_list("place_id", flat=True))
-    places.sort(key=lambda p: (p.pk not in own, p.name))
+    with_hours = set(agent.opening_hours.values_list("place_id", flat=True))
+    places.sort(key=lambda p: (p.pk not in with_hours, p.name))
     place = next((p for p in places if p.pk == _int(request.GET.get("lieu"))), places[0] if places else None)
     zone = place.zone if place is not None else ZoneInfo(settings.TIME_ZONE)
 
@@ -130,7 +133,7 @@ def agenda_view(model_admin, request):
         "rows": [{"day": d, "is_today": d == today, "url": link(vue=agenda.DAY, date=d.isoformat()), "cells": cells}
                  for d, cells in rows],
         "agent": agent,
-        "agents": list(agents_in_scope.order_by("user__last_name", "user__first_name")),
+        "agents": all_agents,
         "colleagues": colleagues,
         "shown_ids": {a.pk for a in shown},
         "chosen": bool(request.GET.get("choix")),

@@ -23,7 +23,7 @@ def failed_messages(appointment_ids):
     rows = Notification.objects.filter(appointment_id__in=appointment_ids, contact__isnull=False).values_list(
         "appointment_id", "contact_id", "event", "channel", "sequence", "resend", "status"
     )
-    for appointment_id, contact_id, event, channel, sequence, resend, status in rows.iterator():
+    for appointment_id, contact_id, event, channel, sequence, resend, status in rows:
         key = (appointment_id, contact_id, event, channel, sequence)
         if key not in last or last[key][0] < resend:
             last[key] = (resend, status)

@@ -51,6 +51,7 @@ def test_two_appointments_at_the_same_time_can_be_told_apart(camille_client, dem
     assert "Camille Martin" in row_of(page, hers) and "Léa Dupont" in row_of(page, hers)
     assert "Julien Bernard" in row_of(page, his) and "Noé Petit" in row_of(page, his)
     assert "Mairie du 3e" in row_of(page, hers) and "215 rue Duguesclin" not in row_of(page, hers)
+    assert 'href="/admin/appointments/appointment/agenda/">Agenda</a>' in page  # the way to the agenda
     # The agent filter.
     page = text_of(camille_client.get(LIST, {"agents__id__exact": demo.julien.pk}))
     assert f"/appointment/{his.pk}/change/" in page and f"/appointment/{hers.pk}/change/" not in page
