@@ -4,16 +4,21 @@ Every agent sees and edits only the data of its own organisations: querysets, ch
 object permissions are all scoped here, not only hidden in templates.
 """
 
+from datetime import date, time
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
-from django.utils.html import format_html_join
+from django.template.loader import render_to_string
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import reach, services
+from . import agenda_admin, dates, reach, services, slots
 from .consent import AGENT
 from .forms import AppointmentAdminForm, ContactAdminForm
 from .models import (
@@ -156,17 +161,76 @@ class ConsentRecordInline(admin.TabularInline):
 
 @admin.register(Contact)
 class ContactAdmin(OrganisationScopedAdmin):
+    """The citizen's page: their details and consent, what they receive (a warning when it is
+    nothing), their appointments past and future; notifications/ adds their messages."""
+
     form = ContactAdminForm
     list_display = ["last_name", "first_name", "phone", "email", "sms_consent", "email_consent"]
     list_filter = ["sms_consent", "email_consent"]
     search_fields = ["last_name", "first_name", "phone", "email"]
     inlines = [ConsentRecordInline]
+    readonly_fields = ["what_they_receive", "appointment_history"]
+    details = ["first_name", "last_name", "phone", "email", "address", "sms_refused", "email_refused"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": self.details})]
+        return [
+            (None, {"fields": self.details}),
+            (_("Ce que l'usager reçoit"), {"fields": ["what_they_receive"]}),
+            (_("Rendez-vous de l'usager"), {"fields": ["appointment_history"]}),
+        ]
+
+    @admin.display(description=_("messages"))
+    def what_they_receive(self, obj):
+        sentence, warning = contact_reach_sentence(obj)
+        if warning:
+            return format_html('<strong class="reach-warning">⚠ {}</strong>', sentence)
+        return sentence
+
+    @admin.display(description=_("rendez-vous"))
+    def appointment_history(self, obj):
+        appointments = list(
+            obj.appointments.select_related("motif", "place__organisation", "organisation")
+            .prefetch_related("agents__user").order_by("-starts_at")
+        )
+        now = timezone.now()
+        return render_to_string("admin/appointments/contact/appointments.html", {
+            "upcoming": [a for a in reversed(appointments) if a.starts_at >= now],
+            "past": [a for a in appointments if a.starts_at < now],
+        })
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            contact = self.get_object(request, object_id)
+            if contact is not None:
+                sentence, warning = contact_reach_sentence(contact)
+                if warning:
+                    self.message_user(request, sentence, messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         agent = agent_of(request)
         form.save_withdrawals(obj, agent)
         super().save_model(request, obj, form, change)
         form.save_grants(obj, agent)
+
+
+def contact_reach_sentence(contact):
+    """(sentence, is_warning): where this citizen's messages go, or that they get none."""
+    found = reach.reach(contact, AGENT)
+    notes = "".join(f" ({note})" for note in found.notes)
+    if found.nothing:
+        return _("%(name)s ne reçoit aucun message (ni SMS, ni e-mail)%(notes)s : prévenez-le vous-même de ses "
+                 "rendez-vous.") % {"name": found.name, "notes": notes}, True
+    if found.sms_to and found.email_to:
+        where = _("par SMS au %(phone)s et par e-mail à %(email)s") % {"phone": found.sms_to, "email": found.email_to}
+    elif found.sms_to:
+        where = _("par SMS au %(phone)s") % {"phone": found.sms_to}
+    else:
+        where = _("par e-mail à %(email)s") % {"email": found.email_to}
+    return _("%(name)s reçoit les messages de ses rendez-vous %(where)s%(notes)s.") % {
+        "name": found.name, "where": where, "notes": notes}, False
 
 
 class ParticipationInline(admin.TabularInline):
@@ -183,19 +247,23 @@ class ParticipationInline(admin.TabularInline):
 @admin.register(Appointment)
 class AppointmentAdmin(OrganisationScopedAdmin):
     form = AppointmentAdminForm
-    list_display = ["local_start", "motif", "service_name", "place", "status", "participants"]
-    list_filter = [("starts_at", admin.DateFieldListFilter), ("motif__service", OwnOrganisationsFilter),
-                   ("place", OwnOrganisationsFilter), "status", "location_type"]
+    list_display = ["local_start", "agent_names", "participants", "motif", "place_name", "status"]
+    list_filter = [("starts_at", admin.DateFieldListFilter), ("agents", OwnOrganisationsFilter),
+                   ("motif__service", OwnOrganisationsFilter), ("place", OwnOrganisationsFilter), "status", "location_type"]
     search_fields = ["contacts__last_name", "contacts__first_name", "contacts__phone", "contacts__email"]
     list_select_related = ["motif__service", "place__organisation", "organisation"]
     date_hierarchy = "starts_at"
-    readonly_fields = ["who_is_told", "booked_by", "booked_by_agent", "booked_at", "sequence"]
+    readonly_fields = ["who_is_told", "free_slots", "booked_by", "booked_by_agent", "booked_at", "sequence"]
     fieldsets = [
-        (None, {"fields": ["motif", "location_type", "place", "address", "visio_url", "date", "time", "duration_minutes", "assigned_agents", "participating_contacts"]}),
+        (None, {"fields": ["motif", "location_type", "place", "address", "visio_url", "date", "time", "confirm_unusual",
+                           "duration_minutes", "assigned_agents", "participating_contacts"]}),
         (_("Ce que les usagers recevront"), {"fields": ["who_is_told"]}),
         (_("Statut"), {"fields": ["status", "cancellation_reason"]}),
         (_("Historique"), {"fields": ["booked_by", "booked_by_agent", "booked_at", "sequence"]}),
     ]
+
+    class Media:
+        css = {"all": ["appointments/agenda.css"]}
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
@@ -210,12 +278,19 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             can_add_related=self.admin_site._registry[Contact].has_add_permission(request),
         )
 
+        proposed = _proposed_start(request, obj)
+
         class ScopedForm(form_class):
             def __init__(self, *args, **kw):
                 super().__init__(*args, agents_queryset=agents, contacts_queryset=contacts, **kw)
                 field = self.fields["participating_contacts"]
                 field.widget = contacts_widget
                 field.queryset = contacts  # binds the new widget's choices
+                if proposed and not self.is_bound:
+                    # A free slot picked under "Déplacer": the form shows it, saving moves.
+                    self.initial.update(date=proposed[0], time=proposed[1])
+                    self.fields["date"].help_text = _("Nouveau créneau choisi : enregistrez pour déplacer le "
+                                                      "rendez-vous (les usagers seront prévenus).")
 
         return ScopedForm
 
@@ -230,8 +305,29 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         lines = [reach.sentences(contact, obj.starts_at, AGENT)[0] for contact in obj.contacts.all()]
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
+    @admin.display(description=_("prochains créneaux libres"))
+    def free_slots(self, obj):
+        """Rescheduling: the agents' next free slots for this motif and place, each a link that
+        puts it in the form."""
+        if obj is None or obj.pk is None or obj.status != AppointmentStatus.CONFIRMED:
+            return _("Seul un rendez-vous confirmé peut être déplacé.") if obj is not None and obj.pk else "—"
+        found = slots.next_free_slots(obj)
+        if not found:
+            return _("Aucun créneau libre pour ce motif dans les %(weeks)s prochaines semaines : saisissez la date "
+                     "et l'heure ci-dessus.") % {"weeks": settings.BOOKING_MAX_WEEKS_AHEAD}
+        links = format_html_join(
+            "", '<li><a class="button" href="?date={}&amp;time={}">{}</a></li>',
+            ((s.local_starts_at.date().isoformat(), s.local_starts_at.strftime("%H:%M"),
+              dates.french_datetime(s.local_starts_at)) for s in found),
+        )
+        return format_html('<ul class="reschedule-slots">{}</ul>', links)
+
     def tell_agent_who_is_told(self, request, appointment):
         """After booking: say what each contact will receive, as a warning when it is nothing."""
+        if appointment.starts_at <= timezone.now():
+            self.message_user(request, _("Le rendez-vous a déjà commencé : aucun message n'est envoyé, ni "
+                                         "confirmation ni rappel."), messages.WARNING)
+            return
         for contact in appointment.contacts.all():
             sentence, warning = reach.sentences(contact, appointment.starts_at, AGENT, now=appointment.booked_at)
             self.message_user(request, sentence, messages.WARNING if warning else messages.INFO)
@@ -248,13 +344,43 @@ class AppointmentAdmin(OrganisationScopedAdmin):
     def participants(self, obj):
         return ", ".join(str(c) for c in obj.contacts.all())
 
+    @admin.display(description=_("agents"))
+    def agent_names(self, obj):
+        return ", ".join(str(a) for a in obj.agents.all())
+
+    @admin.display(description=_("lieu"), ordering="place__name")
+    def place_name(self, obj):
+        # The name only: the address would take half of a 1366-pixel screen.
+        return obj.place.name if obj.place_id else obj.get_location_type_display()
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("contacts")
+        return super().get_queryset(request).prefetch_related("contacts", "agents__user")
+
+    def get_urls(self):
+        agenda = path("agenda/", self.admin_site.admin_view(self.agenda_view), name="appointments_appointment_agenda")
+        return [agenda, *super().get_urls()]
+
+    def agenda_view(self, request):
+        return agenda_admin.agenda_view(self, request)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Booked from the agenda: back to the agenda's week, where the new appointment shows."""
+        response = super().response_add(request, obj, post_url_continue)
+        from_agenda = request.GET.get("retour") == "agenda"
+        if from_agenda and not {"_continue", "_addanother", "_popup"} & set(request.POST):
+            agent = obj.agents.order_by("pk").first()
+            if agent is not None:
+                return HttpResponseRedirect(agenda_admin.agenda_url(
+                    agent=agent, day=obj.local_starts_at.date(), place=obj.place, motif=obj.motif))
+        return response
 
     def save_model(self, request, obj, form, change):
         """Book, change or cancel through the services, so each event is sent once."""
         self._check_organisation(request, obj)
         data, agent = form.cleaned_data, agent_of(request)
+        for sentence in getattr(form, "unusual", []):
+            # Confirmed by the agent; said again so that nothing passes silently.
+            self.message_user(request, sentence, messages.WARNING)
         try:
             if not change:
                 services.confirm_new(
@@ -276,6 +402,19 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             # the transaction from committing half an appointment.
             raise AdminValidationError(error) from error
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.status == AppointmentStatus.CONFIRMED:
+            # Rescheduling, right under the date and time it changes.
+            fieldsets = [fieldsets[0], (_("Déplacer sur un créneau libre"), {"fields": ["free_slots"]}), *fieldsets[1:]]
+        return fieldsets
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "assigned_agents" in initial:  # from the agenda: ?assigned_agents=3 or 3,4
+            initial["assigned_agents"] = initial["assigned_agents"].split(",")
+        return initial
+
     def save_related(self, request, form, formsets, change):
         pass  # agents and contacts are saved by the services
 
@@ -286,6 +425,16 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             for message in error.error.messages:
                 self.message_user(request, message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+def _proposed_start(request, obj):
+    """(date, time) of a free slot picked for rescheduling (`?date=…&time=…`), or None."""
+    if obj is None or request.method != "GET":
+        return None
+    try:
+        return date.fromisoformat(request.GET["date"]), time.fromisoformat(request.GET["time"])
+    except (KeyError, ValueError):
+        return None
 
 
 class AdminValidationError(Exception):

@@ -17,7 +17,14 @@ from .models import (
     ConsentSource,
     Contact,
 )
+from . import dates, reach, slots
 from .phones import is_french_mobile
+
+# A start this far in the past is taken as a mistake until the agent confirms it (recording an
+# appointment that has just happened is common, last week's is not).
+PAST_TOLERANCE = timedelta(hours=3)
+# Further ahead than this, the year is probably mistyped.
+FAR_AHEAD = timedelta(days=366)
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -77,6 +84,11 @@ class AppointmentAdminForm(forms.ModelForm):
     assigned_agents = forms.ModelMultipleChoiceField(label=_("Agents"), queryset=Agent.objects.none())
     visio_url = forms.URLField(label=_("Lien de visioconférence"), required=False, assume_scheme="https")
     participating_contacts = forms.ModelMultipleChoiceField(label=_("Usagers"), queryset=Contact.objects.none())
+    # Hidden until the start needs it (see unusual_start()): then a box to tick.
+    confirm_unusual = forms.BooleanField(
+        label=_("Je confirme cette date et cette heure malgré l'avertissement"), required=False,
+        widget=forms.HiddenInput,
+    )
 
     class Meta:
         model = Appointment
@@ -121,6 +133,7 @@ class AppointmentAdminForm(forms.ModelForm):
             naive = datetime.combine(cleaned["date"], cleaned["time"])
             cleaned["starts_at"] = timezone.make_aware(naive, zone)
             self._check_agents_free(cleaned)
+            self._check_unusual_start(cleaned)
         status = cleaned.get("status")
         if status in CANCELLED_STATUSES and not self.instance.is_cancelled:
             if not cleaned.get("cancellation_reason", "").strip():
@@ -138,8 +151,60 @@ class AppointmentAdminForm(forms.ModelForm):
         for slot in busy[:3]:
             self.add_error("assigned_agents", _("%(agent)s a déjà un rendez-vous sur ce créneau.") % {"agent": slot.agent})
 
+    def _check_unusual_start(self, cleaned):
+        """A start in the past, outside the agents' opening hours or over a year ahead is
+        refused until the agent ticks the confirmation, which says what will and won't be
+        sent. `self.unusual` keeps the sentences, to repeat them once saved."""
+        self.unusual = []
+        if cleaned.get("status", "confirmed") != "confirmed" or not cleaned.get("assigned_agents"):
+            return
+        starts_at = cleaned["starts_at"]
+        duration = cleaned.get("duration_minutes") or 30
+        instance = self.instance
+        if instance.pk and instance.starts_at == starts_at and instance.duration_minutes == duration and set(
+            cleaned["assigned_agents"]
+        ) == set(instance.agents.all()):
+            return  # the time was not touched: an edit of something else
+        self.unusual = unusual_start(
+            starts_at, starts_at + timedelta(minutes=duration), list(cleaned["assigned_agents"]), cleaned.get("place"),
+            change=bool(instance.pk),
+        )
+        if self.unusual and not cleaned.get("confirm_unusual"):
+            self.fields["confirm_unusual"].widget = forms.CheckboxInput()
+            for sentence in self.unusual:
+                self.add_error("confirm_unusual", sentence)
+
     def _post_clean(self):
         # The instance gets starts_at before model validation runs.
         if "starts_at" in self.cleaned_data:
             self.instance.starts_at = self.cleaned_data["starts_at"]
         super()._post_clean()
+
+
+def unusual_start(starts_at, ends_at, agents, place=None, *, change=False, now=None):
+    """Sentences (French) on what is unusual about this start and what the citizen will and
+    won't receive because of it; empty when nothing is."""
+    now = now or timezone.now()
+    zone = place.zone if place is not None else None
+    when = dates.french_datetime(starts_at, zone or timezone.get_default_timezone())
+    found = []
+    if starts_at < now - PAST_TOLERANCE:
+        found.append(_("Le %(when)s est passé : aucun message ne sera envoyé pour ce rendez-vous, ni à l'usager "
+                       "ni aux agents (ni confirmation, ni rappel).") % {"when": when})
+        return found  # nothing is sent whatever the opening hours: one sentence is enough
+    if starts_at > now + FAR_AHEAD:
+        found.append(_("Le %(when)s est dans plus d'un an : vérifiez l'année.") % {"when": when})
+    closed = slots.agents_outside_opening_hours(agents, starts_at, ends_at, place)
+    if closed:
+        message = _("modification") if change else _("confirmation")
+        if reach.reminder_planned(starts_at, now):
+            sent = _("L'usager recevra quand même la %(message)s, puis un rappel %(hours)s heures avant.")
+        else:
+            sent = _("L'usager recevra quand même la %(message)s, mais aucun rappel : le rendez-vous commence dans "
+                     "moins de %(hours)s heures.")
+        found.append(_("Le %(when)s est en dehors des plages d'ouverture de %(agents)s%(place)s. %(sent)s") % {
+            "when": when, "agents": ", ".join(str(a) for a in closed),
+            "place": _(" à %(place)s") % {"place": place.name} if place is not None else "",
+            "sent": sent % {"message": message, "hours": settings.REMINDER_DELAY_HOURS},
+        })
+    return found

@@ -196,3 +196,39 @@ def first_day_with_slots(motif, *, place=None, from_day, now=None, display_zone=
             return day
     return None
 
+
+
+def next_free_slots(appointment, *, count=10, now=None, weeks=None):
+    """The next free slots where every agent of `appointment` is free, for its motif at its
+    place: what rescheduling offers. Its own current time is not among them (it is busy)."""
+    agent_ids = set(appointment.agent_slots.values_list("agent_id", flat=True))
+    if not agent_ids:
+        return []
+    now = now or timezone.now()
+    place = appointment.place
+    zone = appointment.zone
+    hours = opening_hours_for(appointment.motif, place).filter(agent_id__in=agent_ids)
+    found = []
+    weeks = weeks or settings.BOOKING_MAX_WEEKS_AHEAD
+    for _day, day_slots in free_slots(appointment.motif, place=place, first_day=timezone.localdate(now, zone),
+                                      days=7 * weeks, now=now, display_zone=zone, hours=hours):
+        found += [slot for slot in day_slots if agent_ids <= set(slot.agent_ids)]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+def agents_outside_opening_hours(agents, starts_at, ends_at, place=None):
+    """The agents (of `agents`) whose opening hours (at `place`, when given) do not cover
+    [starts_at, ends_at), read as wall-clock times in each opening's own place."""
+    hours = OpeningHours.objects.filter(agent__in=agents).select_related("place__organisation")
+    if place is not None:
+        hours = hours.filter(place=place)
+    covered = set()
+    for opening in hours:
+        zone = opening.place.zone
+        start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+        if (start.date() == end.date() and opening.is_open_on(start.date())
+                and opening.start_time <= start.time() and end.time() <= opening.end_time):
+            covered.add(opening.agent_id)
+    return [agent for agent in agents if agent.pk not in covered]

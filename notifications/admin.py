@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from appointments.admin import AppointmentAdmin, scope
+from appointments.admin import AppointmentAdmin, ContactAdmin, scope
 from appointments.models import Channel, Contact
 
 from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent, Suppression
@@ -141,8 +141,22 @@ class NotificationInline(admin.TabularInline):
         return str(obj.recipient)
 
 
+class ContactNotificationInline(NotificationInline):
+    """The citizen's page: every message sent to them, for every appointment, newest first."""
+
+    fields = ["created_at", "appointment", "event", "channel", "to", "status", "error_code", "sent_at", "resend"]
+    readonly_fields = fields
+    verbose_name_plural = _("historique des notifications")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("appointment__motif", "appointment__place__organisation",
+                                                            "appointment__organisation")
+
+
 if NotificationInline not in AppointmentAdmin.inlines:
     AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, NotificationInline]
+if ContactNotificationInline not in ContactAdmin.inlines:
+    ContactAdmin.inlines = [*ContactAdmin.inlines, ContactNotificationInline]
 
 
 class OutboxAdmin(admin.ModelAdmin):

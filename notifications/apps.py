@@ -15,6 +15,11 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from . import checks, receivers, webhooks  # noqa: F401  (register checks, connect receivers)
+        from appointments import notices
+
+        from .marks import citizen_marks
+
+        notices.register(citizen_marks)
         from appointments.management.commands import seed_demo
 
         for permission in AGENT_PERMISSIONS:

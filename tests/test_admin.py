@@ -33,7 +33,10 @@ def sent():
 
 
 def next_weekday(days=7):
-    return timezone.localdate() + timedelta(days=days)
+    """A working day at least `days` ahead: 10h00 on it is within the demo's opening hours
+    (a start outside them needs the agent's confirmation)."""
+    day = timezone.localdate() + timedelta(days=days)
+    return day + timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)
 
 
 def appointment_form(demo, contact, *, day, time="10:00", **overrides):

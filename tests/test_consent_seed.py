@@ -112,7 +112,7 @@ def test_the_agent_form_says_no_reminder_within_the_delay(camille_client, demo):
     contact = demo.contact()
     tomorrow = timezone.localdate() + timedelta(days=1)  # 23:30 tomorrow: always under 48 hours away
     response = camille_client.post("/admin/appointments/appointment/add/", appointment_form(
-        demo, contact, day=tomorrow, time="23:30"), follow=True)
+        demo, contact, day=tomorrow, time="23:30", confirm_unusual="on"), follow=True)  # outside opening hours
     page = html.unescape(response.content.decode())
     assert Appointment.objects.get().reminder_due_at is None
     assert "Léa Dupont recevra la confirmation" in page and "aucun rappel ne sera envoyé" in page
