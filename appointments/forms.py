@@ -18,6 +18,7 @@ from .models import (
     Contact,
 )
 from .phones import is_french_mobile
+from .zones import zone_for
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -114,10 +115,8 @@ class AppointmentAdminForm(forms.ModelForm):
         if motif and not cleaned.get("duration_minutes"):
             cleaned["duration_minutes"] = motif.default_duration_minutes
         if cleaned.get("date") and cleaned.get("time"):
-            if place:
-                zone = place.zone
-            else:
-                zone = ZoneInfo((motif.organisation.time_zone if motif else "") or settings.TIME_ZONE)
+            organisation = motif.organisation if motif else place.organisation if place else None
+            zone = zone_for(organisation, place) if organisation else ZoneInfo(settings.TIME_ZONE)
             naive = datetime.combine(cleaned["date"], cleaned["time"])
             cleaned["starts_at"] = timezone.make_aware(naive, zone)
             self._check_agents_free(cleaned)

@@ -13,6 +13,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from .consent import consent_text_version
 from .phones import is_french_mobile, NOT_A_FRENCH_MOBILE
+from .zones import zone_for
 
 
 def validate_time_zone(value):
@@ -48,6 +49,17 @@ class Organisation(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        # A zone that contradicts the organisation's own places would tell phone, video and
+        # home appointments one time and on-site ones another.
+        if self.time_zone and self.pk:
+            others = sorted(set(self.places.exclude(time_zone="").exclude(time_zone=self.time_zone)
+                                .values_list("time_zone", flat=True)))
+            if others:
+                raise ValidationError({"time_zone": _(
+                    "Ce fuseau contredit celui de vos lieux (%(zones)s) : laissez-le vide ou corrigez les lieux."
+                ) % {"zones": ", ".join(others)}})
 
     @property
     def brand_label(self):
@@ -95,7 +107,13 @@ class Place(models.Model):
 
     @property
     def zone(self):
-        return zoneinfo.ZoneInfo(self.time_zone or self.organisation.time_zone or settings.TIME_ZONE)
+        return zone_for(self.organisation, self)
+
+    def clean(self):
+        if self.time_zone and self.organisation_id and self.organisation.time_zone and self.time_zone != self.organisation.time_zone:
+            raise ValidationError({"time_zone": _(
+                "L'organisation est dans le fuseau « %(zone)s » : laissez ce champ vide ou indiquez le même fuseau."
+            ) % {"zone": self.organisation.time_zone}})
 
 
 class Motif(models.Model):
@@ -353,9 +371,7 @@ class Appointment(models.Model):
 
     @property
     def zone(self):
-        if self.place_id:
-            return self.place.zone
-        return zoneinfo.ZoneInfo(self.organisation.time_zone or settings.TIME_ZONE)
+        return zone_for(self.organisation, self.place if self.place_id else None)
 
     @property
     def local_starts_at(self):

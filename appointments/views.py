@@ -10,7 +10,6 @@ import re
 from datetime import date, timedelta
 from functools import wraps
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,6 +34,7 @@ from .models import (
     Service,
 )
 from .public_forms import CancelForm, ContactDetailsForm, InitialsForm, UnsubscribeForm
+from .zones import zone_for
 
 BOOKING_STEPS = 6
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,16}")
@@ -107,10 +107,8 @@ def _place_for(request, motif):
 
 
 def _zone(motif, place):
-    """Where times are shown: the place's zone, else the organisation's (as Appointment.zone)."""
-    if place is not None:
-        return place.zone
-    return ZoneInfo(motif.organisation.time_zone or settings.TIME_ZONE)
+    """Where times are shown: the zone the appointment will have (appointments/zones.py)."""
+    return zone_for(motif.organisation, place)
 
 
 def _query(motif, place, **extra):
