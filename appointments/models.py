@@ -312,6 +312,13 @@ class BookedBy(models.TextChoices):
     CITIZEN = "citizen", _("l'usager")
 
 
+def end_of(starts_at, minutes):
+    """The end, `minutes` after the start, counted in UTC: arithmetic on a zone-aware local
+    time is wall-clock arithmetic that drops `fold`, so a start in the second occurrence of
+    the repeated autumn hour would end an hour before it begins."""
+    return starts_at.astimezone(dt_timezone.utc) + timedelta(minutes=minutes)
+
+
 # The public path of the appointment link page (routed by the public pages as "r/<token>").
 LINK_PREFIX = "/r/"
 
@@ -427,7 +434,7 @@ class Appointment(models.Model):
             self.location_type = self.motif.location_type
         if not self.duration_minutes and self.motif_id:
             self.duration_minutes = self.motif.default_duration_minutes
-        self.ends_at = self.starts_at + timedelta(minutes=self.duration_minutes)
+        self.ends_at = end_of(self.starts_at, self.duration_minutes)
         super().save(*args, **kwargs)
 
     def schedule_reminder(self, now=None):

@@ -3,7 +3,8 @@ under templates/notifications/. Always rendered in French, whatever language the
 process happens to have active."""
 
 import copy
-from datetime import date
+from datetime import timezone as dt_timezone
+from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid, parseaddr
 
 from django.conf import settings
@@ -121,10 +122,7 @@ def render_email(notification, appointment):
                  "Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(html, "text/html")
-    if notification.contact_id:
-        method = "CANCEL" if notification.event == Event.CANCELLATION else "REQUEST"
-        message.attach("rendez-vous.ics", ics(appointment, method=method),
-                       f"text/calendar; method={method}; charset=utf-8")
+    message.attach(calendar_attachment(notification, appointment))
     # ESPs that support it echo metadata back in tracking events: a crash between the
     # ESP's answer and our commit can still be matched to its record. The id is signed, so
     # that a tracking event cannot name any other record (notifications/webhooks.py).
@@ -145,11 +143,33 @@ def ics_uid(appointment):
     return f"rdv-{appointment.pk}@{host}"
 
 
-def ics(appointment, *, method="REQUEST"):
-    """An iCalendar invitation; same UID for the appointment's whole life, SEQUENCE =
-    appointment.sequence, so that calendar applications update or remove their event."""
+def calendar_attachment(notification, appointment):
+    """The .ics part. Citizens get PUBLISH (an event to add, nothing to answer), agents a
+    REQUEST naming them as ATTENDEE (RFC 5546 requires one); both get CANCEL, same UID and a
+    higher SEQUENCE, when the appointment is cancelled. Built as a MIMEText so that the
+    content type carries one charset (Django's attach() would add a second)."""
+    method = "CANCEL" if notification.event == Event.CANCELLATION else "PUBLISH" if notification.contact_id else "REQUEST"
+    if notification.contact_id:
+        attendee = (notification.to, notification.contact.full_name) if method == "CANCEL" else None
+    else:
+        attendee = (notification.to, str(notification.recipient_agent))
+    part = MIMEText(ics(appointment, method=method, attendee=attendee), "calendar", "utf-8")
+    # Written out: the email package would quote both values, which some clients misread.
+    part.replace_header("Content-Type", f"text/calendar; method={method}; charset=utf-8")
+    part.add_header("Content-Disposition", "attachment", filename="rendez-vous.ics")
+    return part
+
+
+def ics(appointment, *, method="PUBLISH", attendee=None):
+    """An iCalendar event; same UID for the appointment's whole life, SEQUENCE =
+    appointment.sequence, so that calendar applications update or remove their event.
+
+    Times are written in UTC: a local time with TZID cannot name the second occurrence of
+    the hour repeated when clocks go back (RFC 5545 reads it as the first), so an appointment
+    at 2h30 after the change would be placed an hour early, its end before its start.
+    `attendee`: (address, name) of the person invited, for REQUEST and CANCEL.
+    """
     with translation.override("fr"):
-        zone = appointment.zone
         calendar = Calendar()
         calendar.add("prodid", "-//RDV Service Public//rendez-vous//FR")
         calendar.add("version", "2.0")
@@ -157,9 +177,9 @@ def ics(appointment, *, method="REQUEST"):
         event = IcsEvent()
         event.add("uid", ics_uid(appointment))
         event.add("sequence", appointment.sequence)
-        event.add("dtstamp", timezone.now())
-        event.add("dtstart", timezone.localtime(appointment.starts_at, zone))
-        event.add("dtend", timezone.localtime(appointment.ends_at, zone))
+        event.add("dtstamp", timezone.now().astimezone(dt_timezone.utc))
+        event.add("dtstart", appointment.starts_at.astimezone(dt_timezone.utc))
+        event.add("dtend", appointment.ends_at.astimezone(dt_timezone.utc))
         event.add("summary", f"{appointment.motif.name} — {appointment.motif.service.name}")
         event.add("location", str(appointment.address_line()))
         description = appointment.motif.instructions
@@ -168,9 +188,14 @@ def ics(appointment, *, method="REQUEST"):
         organizer = vCalAddress(f"mailto:{parseaddr(settings.DEFAULT_FROM_EMAIL)[1]}")
         organizer.params["cn"] = vText(appointment.organisation.brand_label)
         event["organizer"] = organizer
+        if attendee is not None:
+            address, name = attendee
+            invited = vCalAddress(f"mailto:{address}")
+            invited.params["cn"] = vText(name)
+            invited.params["role"] = vText("REQ-PARTICIPANT")
+            invited.params["partstat"] = vText("ACCEPTED")  # the agent is assigned, not asked
+            invited.params["rsvp"] = vText("FALSE")
+            event.add("attendee", invited, encode=0)
         event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
         calendar.add_component(event)
-        # Only the rules around the appointment: a small VTIMEZONE, right across DST.
-        year = appointment.starts_at.year
-        calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
     return calendar.to_ical().decode()

@@ -70,7 +70,7 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
                       appointment.link_url()):
             assert field in part
     assert "N'Diaye" in email.text and "Titres d'identité" in email.text
-    assert "METHOD:REQUEST" in email.calendar and "SEQUENCE:0" in email.calendar
+    assert "METHOD:PUBLISH" in email.calendar and "SEQUENCE:0" in email.calendar
 
 
 def day_after_paris_changes_clocks(to_summer, hour, zone):

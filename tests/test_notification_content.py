@@ -192,9 +192,9 @@ def test_names_are_escaped_in_the_html_email(demo, committed):
 
 
 def calendar_of(email):
-    [(name, content, mimetype)] = email.attachments
-    assert name.endswith(".ics")
-    return Calendar.from_ical(content), mimetype
+    [part] = email.attachments
+    assert part.get_filename() == "rendez-vous.ics"
+    return Calendar.from_ical(part.get_payload(decode=True)), part["Content-Type"]
 
 
 def test_the_ics_keeps_its_uid_grows_its_sequence_and_cancels(demo, committed):
@@ -207,7 +207,8 @@ def test_the_ics_keeps_its_uid_grows_its_sequence_and_cancels(demo, committed):
     with committed():
         services.cancel(appointment, actor="agent", agent=demo.camille)
     calendars = [calendar_of(email) for email in mail.outbox if email.to == ["lea.dupont@exemple.fr"]]
-    assert [c["METHOD"] for c, _ in calendars] == ["REQUEST", "REQUEST", "CANCEL"]
+    # Citizens are not invited to answer: PUBLISH, then CANCEL (issue 11, item 5).
+    assert [c["METHOD"] for c, _ in calendars] == ["PUBLISH", "PUBLISH", "CANCEL"]
     events = [next(iter(c.walk("VEVENT"))) for c, _ in calendars]
     assert len({str(e["UID"]) for e in events}) == 1
     assert [int(e["SEQUENCE"]) for e in events] == [0, 1, 2]
@@ -216,13 +217,14 @@ def test_the_ics_keeps_its_uid_grows_its_sequence_and_cancels(demo, committed):
     assert "method=CANCEL" in calendars[2][1]
 
 
-def test_the_ics_start_is_local_to_an_overseas_place(demo):
+def test_the_ics_start_is_the_instant_of_the_local_time_at_an_overseas_place(demo):
     motif = Motif.objects.get(organisation=demo.guadeloupe)
     appointment = demo.book(motif=motif, contacts=[demo.contact(demo.guadeloupe)],
                             starts_at=datetime(2026, 12, 15, 8, 0, tzinfo=ZoneInfo("America/Guadeloupe")))
     event = next(iter(Calendar.from_ical(ics(appointment)).walk("VEVENT")))
-    assert event["DTSTART"].params["TZID"] == "America/Guadeloupe"
-    assert event.decoded("DTSTART").astimezone(dt_timezone.utc) == datetime(2026, 12, 15, 12, 0, tzinfo=dt_timezone.utc)
+    # Written in UTC (a TZID local time cannot name both occurrences of the repeated autumn hour).
+    assert event["DTSTART"].to_ical() == b"20261215T120000Z"
+    assert event.decoded("DTSTART") == datetime(2026, 12, 15, 12, 0, tzinfo=dt_timezone.utc)
 
 
 def test_a_change_email_shows_old_and_new_place(demo, committed):
