@@ -2,7 +2,8 @@
 
 A place's own zone first; then the organisation's; then, for an organisation whose zone is
 left empty but whose places all say the same zone (an overseas organisation set up the way
-the admin's help texts suggest: the zone on each place), that zone; then TIME_ZONE. Without
+the admin's help texts suggest: the zone on each place), that zone; then TIME_ZONE. A
+place without a zone counts as one in TIME_ZONE. Without
 the third step a phone, video or home appointment of a Guyane organisation would be told in
 Paris time.
 """
@@ -18,7 +19,8 @@ def organisation_zone_name(organisation):
         return organisation.time_zone
     # Memoised on the instance: one query per organisation object, whatever the callers.
     if not hasattr(organisation, "_places_zone"):
-        names = set(organisation.places.exclude(time_zone="").values_list("time_zone", flat=True).distinct()[:2])
+        # A place without a zone is in the default one: it counts too.
+        names = {name or settings.TIME_ZONE for name in organisation.places.values_list("time_zone", flat=True).distinct()}
         organisation._places_zone = names.pop() if len(names) == 1 else ""
     return organisation._places_zone
 
