@@ -67,12 +67,19 @@ class Organisation(models.Model):
         return self.get_brand_display()
 
 
+# Checks other apps run on a service's short name when it is saved, each a callable(service)
+# returning (room it takes, room there is): the notifications app adds the room its SMS
+# leave, since appointments knows nothing of SMS.
+SHORT_NAME_CHECKS = []
+
+
 class Service(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="services")
     name = models.CharField(_("nom"), max_length=200)
     short_name = models.CharField(
-        _("nom court"), max_length=40, blank=True,
-        help_text=_("Utilisé quand la place manque, dans les SMS par exemple."),
+        _("nom court"), max_length=40,
+        help_text=_("Le nom que portent les SMS quand le nom complet n'y tient pas : il doit tenir dans la place "
+                    "qu'ils laissent (indiquée ci-dessous)."),
     )
 
     class Meta:
@@ -84,6 +91,19 @@ class Service(models.Model):
 
     def __str__(self):
         return self.name
+
+    def short_name_room(self):
+        """[(taken, room)] from every registered check; taken is None for characters a check cannot count."""
+        return [check(self) for check in SHORT_NAME_CHECKS] if self.organisation_id else []
+
+    def clean(self):
+        # A short name that does not fit would make the SMS drop the service, which the
+        # seed's SMS always names.
+        for taken, room in self.short_name_room() if self.short_name else []:
+            if taken is None or taken > room:
+                raise ValidationError({"short_name": _(
+                    "Trop long pour les SMS : %(taken)s caractères, %(room)s au plus pour cette marque."
+                ) % {"taken": len(self.short_name), "room": room}})
 
 
 class Place(models.Model):
@@ -395,6 +415,13 @@ class Appointment(models.Model):
     def link_url(self):
         """The "lien utile" put in every SMS and email: short, and free of personal data."""
         return f"{settings.PUBLIC_BASE_URL}{LINK_PREFIX}{self.token}"
+
+    def rebook_url(self):
+        """Where a citizen books again after a cancellation: the same motif's booking pages."""
+        return f"{self.link_url()}/reprendre"
+
+    def can_be_rebooked_online(self):
+        return self.motif.bookable_publicly and self.motif.active
 
     def is_cancellable(self, now=None):
         return self.status == AppointmentStatus.CONFIRMED and self.starts_at > (now or timezone.now())

@@ -382,6 +382,21 @@ def appointment_link(request, token):
 
 
 @private
+@require_http_methods(["GET", "HEAD"])
+def appointment_rebook(request, token):
+    """"Reprendre rendez-vous", offered after a cancellation (SMS, email, link page): the public
+    booking pages of the same motif, at the same place for an on-site one. Nothing personal is
+    shown, so no initials are asked; a motif no longer booked online leads to the home page."""
+    appointment = _appointment_or_404(token)
+    motif = appointment.motif
+    if not (motif.bookable_publicly and motif.active):
+        return redirect("booking_home")
+    if motif.location_type == LocationType.ON_SITE and appointment.place_id:
+        return redirect(reverse("booking_slots") + _query(motif, appointment.place))
+    return redirect(reverse("booking_place") + _query(motif, None))
+
+
+@private
 @rate_limited
 @require_http_methods(["POST"])
 def appointment_unsubscribe(request, token):
