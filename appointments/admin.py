@@ -107,9 +107,22 @@ class OrganisationAdmin(OrganisationScopedAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(OrganisationScopedAdmin):
-    list_display = ["name", "short_name", "organisation"]
+    list_display = ["name", "short_name", "organisation", "short_name_room"]
     list_filter = [("organisation", OwnOrganisationsFilter)]
     search_fields = ["name"]
+    readonly_fields = ["short_name_room"]
+
+    @admin.display(description=_("place dans les SMS"))
+    def short_name_room(self, obj):
+        """The septets the short name takes and those its SMS leave, so that an agent sees
+        the budget before the save refuses a name too long."""
+        rooms = obj.short_name_room() if obj and obj.pk else []
+        if not rooms:
+            return _("indiquée une fois le service enregistré")
+        taken = max(t or 0 for t, _room in rooms)
+        room = min(r for _taken, r in rooms)
+        return _("%(taken)d caractères utilisés sur %(room)d : reste %(left)d") % {
+            "taken": taken, "room": room, "left": room - taken}
 
 
 @admin.register(Place)

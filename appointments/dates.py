@@ -33,10 +33,27 @@ def french_short_datetime(value, zone=None):
     return _("%(date)s à %(time)s") % {"date": dateformat.format(local(value, zone), "d/m"), "time": french_time(value, zone)}
 
 
+def french_compact_datetime(value, zone=None):
+    """"mar. 12/03 à 14h30": the SMS date, weekday, day, month and time kept, the year left
+    out (the weekday settles it; appointments are booked weeks ahead)."""
+    value = local(value, zone)
+    return _("%(date)s à %(time)s") % {"date": dateformat.format(value, r"D. d/m"), "time": french_time(value)}
+
+
 def french_duration(minutes):
     hours, rest = divmod(int(minutes), 60)
     if not hours:
         return ngettext("%(n)d minute", "%(n)d minutes", rest) % {"n": rest}
     if not rest:
         return ngettext("%(n)d heure", "%(n)d heures", hours) % {"n": hours}
+    return _("%(h)d h %(m)02d") % {"h": hours, "m": rest}
+
+
+def french_short_duration(minutes):
+    """"45 min", "1 h", "1 h 30": where room is short (an SMS)."""
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return _("%(m)d min") % {"m": rest}
+    if not rest:
+        return _("%(h)d h") % {"h": hours}
     return _("%(h)d h %(m)02d") % {"h": hours, "m": rest}

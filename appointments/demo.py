@@ -41,6 +41,21 @@ ORGANISATIONS = [
         "agents": [("marie.lancelot", "Marie", "Lancelot")],
     },
     {
+        # Overseas, set up as the admin's help texts suggest: the zone on the place only, the
+        # organisation's left empty. Its phone appointments are still told in Cayenne time.
+        "name": "Collectivité territoriale de Guyane — Pôle des solidarités de Cayenne",
+        "brand": Brand.SOLIDARITES,
+        "places": [("Centre médico-social de Cayenne", "1 rue Léopold Héder, 97300 Cayenne", "America/Cayenne")],
+        "services": {
+            ("Action sociale de proximité", "Action sociale"): [
+                ("Entretien téléphonique avec une travailleuse sociale (droits, logement, budget)", 30, LocationType.PHONE, True,
+                 "La travailleuse sociale vous appellera au numéro indiqué."),
+                ("Accueil social sur rendez-vous", 30, LocationType.ON_SITE, True, "Apportez une pièce d'identité."),
+            ],
+        },
+        "agents": [("lina.sainte-rose", "Lina", "Sainte-Rose")],
+    },
+    {
         "name": "Département du Pas-de-Calais — Maison du Département Solidarité de l'Arrageois",
         "brand": Brand.SOLIDARITES,
         "places": [("MDS de l'Arrageois", "2 rue de la Paix, 62000 Arras", "")],

@@ -1,6 +1,6 @@
 """Forms used by agents in the admin. Consent and local times are handled here, once."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -16,9 +16,11 @@ from .models import (
     Channel,
     ConsentSource,
     Contact,
+    end_of,
 )
 from . import dates, reach, slots
 from .phones import is_french_mobile
+from .zones import zone_for
 
 # A start this far in the past is taken as a mistake until the agent confirms it (recording an
 # appointment that has just happened is common, last week's is not).
@@ -126,10 +128,8 @@ class AppointmentAdminForm(forms.ModelForm):
         if motif and not cleaned.get("duration_minutes"):
             cleaned["duration_minutes"] = motif.default_duration_minutes
         if cleaned.get("date") and cleaned.get("time"):
-            if place:
-                zone = place.zone
-            else:
-                zone = ZoneInfo((motif.organisation.time_zone if motif else "") or settings.TIME_ZONE)
+            organisation = motif.organisation if motif else place.organisation if place else None
+            zone = zone_for(organisation, place) if organisation else ZoneInfo(settings.TIME_ZONE)
             naive = datetime.combine(cleaned["date"], cleaned["time"])
             cleaned["starts_at"] = timezone.make_aware(naive, zone)
             self._check_agents_free(cleaned)
@@ -146,7 +146,7 @@ class AppointmentAdminForm(forms.ModelForm):
         if not cleaned.get("assigned_agents") or cleaned.get("status", "confirmed") != "confirmed":
             return
         probe = Appointment(pk=self.instance.pk, starts_at=cleaned["starts_at"])
-        probe.ends_at = probe.starts_at + timedelta(minutes=cleaned.get("duration_minutes") or 30)
+        probe.ends_at = end_of(probe.starts_at, cleaned.get("duration_minutes") or 30)
         busy = probe.overlapping_for_agents([a.pk for a in cleaned["assigned_agents"]]).select_related("agent__user")
         for slot in busy[:3]:
             self.add_error("assigned_agents", _("%(agent)s a déjà un rendez-vous sur ce créneau.") % {"agent": slot.agent})

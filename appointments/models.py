@@ -13,6 +13,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from .consent import consent_text_version
 from .phones import is_french_mobile, NOT_A_FRENCH_MOBILE
+from .zones import zone_for
 
 
 def validate_time_zone(value):
@@ -49,18 +50,36 @@ class Organisation(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        # A zone that contradicts the organisation's own places would tell phone, video and
+        # home appointments one time and on-site ones another.
+        if self.time_zone and self.pk:
+            others = sorted(set(self.places.exclude(time_zone="").exclude(time_zone=self.time_zone)
+                                .values_list("time_zone", flat=True)))
+            if others:
+                raise ValidationError({"time_zone": _(
+                    "Ce fuseau contredit celui de vos lieux (%(zones)s) : laissez-le vide ou corrigez les lieux."
+                ) % {"zones": ", ".join(others)}})
+
     @property
     def brand_label(self):
         """The name citizens see as the sender of their SMS and emails."""
         return self.get_brand_display()
 
 
+# Checks other apps run on a service's short name when it is saved, each a callable(service)
+# returning (room it takes, room there is): the notifications app adds the room its SMS
+# leave, since appointments knows nothing of SMS.
+SHORT_NAME_CHECKS = []
+
+
 class Service(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="services")
     name = models.CharField(_("nom"), max_length=200)
     short_name = models.CharField(
-        _("nom court"), max_length=40, blank=True,
-        help_text=_("Utilisé quand la place manque, dans les SMS par exemple."),
+        _("nom court"), max_length=40,
+        help_text=_("Le nom que portent les SMS quand le nom complet n'y tient pas : il doit tenir dans la place "
+                    "qu'ils laissent (indiquée ci-dessous)."),
     )
 
     class Meta:
@@ -72,6 +91,19 @@ class Service(models.Model):
 
     def __str__(self):
         return self.name
+
+    def short_name_room(self):
+        """[(taken, room)] from every registered check; taken is None for characters a check cannot count."""
+        return [check(self) for check in SHORT_NAME_CHECKS] if self.organisation_id else []
+
+    def clean(self):
+        # A short name that does not fit would make the SMS drop the service, which the
+        # seed's SMS always names.
+        for taken, room in self.short_name_room() if self.short_name else []:
+            if taken is None or taken > room:
+                raise ValidationError({"short_name": _(
+                    "Trop long pour les SMS : %(taken)s caractères, %(room)s au plus pour cette marque."
+                ) % {"taken": len(self.short_name), "room": room}})
 
 
 class Place(models.Model):
@@ -95,7 +127,13 @@ class Place(models.Model):
 
     @property
     def zone(self):
-        return zoneinfo.ZoneInfo(self.time_zone or self.organisation.time_zone or settings.TIME_ZONE)
+        return zone_for(self.organisation, self)
+
+    def clean(self):
+        if self.time_zone and self.organisation_id and self.organisation.time_zone and self.time_zone != self.organisation.time_zone:
+            raise ValidationError({"time_zone": _(
+                "L'organisation est dans le fuseau « %(zone)s » : laissez ce champ vide ou indiquez le même fuseau."
+            ) % {"zone": self.organisation.time_zone}})
 
 
 class Motif(models.Model):
@@ -294,6 +332,13 @@ class BookedBy(models.TextChoices):
     CITIZEN = "citizen", _("l'usager")
 
 
+def end_of(starts_at, minutes):
+    """The end, `minutes` after the start, counted in UTC: arithmetic on a zone-aware local
+    time is wall-clock arithmetic that drops `fold`, so a start in the second occurrence of
+    the repeated autumn hour would end an hour before it begins."""
+    return starts_at.astimezone(dt_timezone.utc) + timedelta(minutes=minutes)
+
+
 # The public path of the appointment link page (routed by the public pages as "r/<token>").
 LINK_PREFIX = "/r/"
 
@@ -353,9 +398,7 @@ class Appointment(models.Model):
 
     @property
     def zone(self):
-        if self.place_id:
-            return self.place.zone
-        return zoneinfo.ZoneInfo(self.organisation.time_zone or settings.TIME_ZONE)
+        return zone_for(self.organisation, self.place if self.place_id else None)
 
     @property
     def local_starts_at(self):
@@ -372,6 +415,13 @@ class Appointment(models.Model):
     def link_url(self):
         """The "lien utile" put in every SMS and email: short, and free of personal data."""
         return f"{settings.PUBLIC_BASE_URL}{LINK_PREFIX}{self.token}"
+
+    def rebook_url(self):
+        """Where a citizen books again after a cancellation: the same motif's booking pages."""
+        return f"{self.link_url()}/reprendre"
+
+    def can_be_rebooked_online(self):
+        return self.motif.bookable_publicly and self.motif.active
 
     def is_cancellable(self, now=None):
         return self.status == AppointmentStatus.CONFIRMED and self.starts_at > (now or timezone.now())
@@ -411,7 +461,7 @@ class Appointment(models.Model):
             self.location_type = self.motif.location_type
         if not self.duration_minutes and self.motif_id:
             self.duration_minutes = self.motif.default_duration_minutes
-        self.ends_at = self.starts_at + timedelta(minutes=self.duration_minutes)
+        self.ends_at = end_of(self.starts_at, self.duration_minutes)
         super().save(*args, **kwargs)
 
     def schedule_reminder(self, now=None):

@@ -17,5 +17,6 @@ urlpatterns = [
     path("reserver/confirmation/", views.booking_done, name="booking_done"),
     path("r/<str:token>", views.appointment_link, name="appointment_link"),
     path("r/<str:token>/annuler", views.appointment_cancel, name="appointment_cancel"),
+    path("r/<str:token>/reprendre", views.appointment_rebook, name="appointment_rebook"),
     path("r/<str:token>/desinscription", views.appointment_unsubscribe, name="appointment_unsubscribe"),
 ]

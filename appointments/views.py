@@ -10,7 +10,6 @@ import re
 from datetime import date, timedelta
 from functools import wraps
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,6 +34,7 @@ from .models import (
     Service,
 )
 from .public_forms import CancelForm, ContactDetailsForm, InitialsForm, UnsubscribeForm
+from .zones import zone_for
 
 BOOKING_STEPS = 6
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,16}")
@@ -107,10 +107,8 @@ def _place_for(request, motif):
 
 
 def _zone(motif, place):
-    """Where times are shown: the place's zone, else the organisation's (as Appointment.zone)."""
-    if place is not None:
-        return place.zone
-    return ZoneInfo(motif.organisation.time_zone or settings.TIME_ZONE)
+    """Where times are shown: the zone the appointment will have (appointments/zones.py)."""
+    return zone_for(motif.organisation, place)
 
 
 def _query(motif, place, **extra):
@@ -381,6 +379,21 @@ def appointment_link(request, token):
         "receives_sms": any(c.sms_consent for c in contacts), "receives_email": any(c.email_consent for c in contacts),
         "just_unsubscribed": unsubscribed[1] if unsubscribed and unsubscribed[0] == token else None,
     })
+
+
+@private
+@require_http_methods(["GET", "HEAD"])
+def appointment_rebook(request, token):
+    """"Reprendre rendez-vous", offered after a cancellation (SMS, email, link page): the public
+    booking pages of the same motif, at the same place for an on-site one. Nothing personal is
+    shown, so no initials are asked; a motif no longer booked online leads to the home page."""
+    appointment = _appointment_or_404(token)
+    motif = appointment.motif
+    if not (motif.bookable_publicly and motif.active):
+        return redirect("booking_home")
+    if motif.location_type == LocationType.ON_SITE and appointment.place_id:
+        return redirect(reverse("booking_slots") + _query(motif, appointment.place))
+    return redirect(reverse("booking_place") + _query(motif, None))
 
 
 @private

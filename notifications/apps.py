@@ -22,6 +22,12 @@ class NotificationsConfig(AppConfig):
         notices.register(citizen_marks)
         from appointments.management.commands import seed_demo
 
+        from appointments.models import SHORT_NAME_CHECKS
+
+        from .content import check_short_name
+
+        if check_short_name not in SHORT_NAME_CHECKS:
+            SHORT_NAME_CHECKS.append(check_short_name)  # the room our SMS leave for a service's short name
         for permission in AGENT_PERMISSIONS:
             if permission not in seed_demo.EXTRA_PERMISSIONS:
                 seed_demo.EXTRA_PERMISSIONS.append(permission)

@@ -23,6 +23,28 @@ def check_sms_backend(app_configs, **kwargs):
     return errors
 
 
+# What operators accept in an alphanumeric sender id: letters, digits, spaces and a few
+# signs, at most 11 characters, not only digits.
+SENDER_ID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .-_&+")
+
+
+@register(Tags.compatibility)
+def check_sms_sender_ids(app_configs, **kwargs):
+    from appointments.models import Brand
+
+    errors = []
+    for brand, sender in settings.SMS_SENDER_IDS.items():
+        if brand not in Brand.values:
+            errors.append(Error(f"SMS_SENDER_IDS names an unknown brand {brand!r}.",
+                                hint=f"Brands: {', '.join(Brand.values)}.", id="notifications.E007"))
+        elif not sender or len(sender) > 11 or set(sender) - SENDER_ID_CHARACTERS or sender.isdigit():
+            errors.append(Error(
+                f"SMS_SENDER_IDS: {sender!r} (brand {brand}) is not an alphanumeric sender id.",
+                hint="At most 11 letters, digits, spaces or . - _ & +, not only digits.", id="notifications.E008",
+            ))
+    return errors
+
+
 @register(Tags.security)
 def check_anymail_webhook_secret(app_configs, **kwargs):
     """The configured ESP's tracking webhook is mounted (notifications/webhooks.py); without

@@ -3,7 +3,8 @@ under templates/notifications/. Always rendered in French, whatever language the
 process happens to have active."""
 
 import copy
-from datetime import date
+from datetime import timezone as dt_timezone
+from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid, parseaddr
 
 from django.conf import settings
@@ -11,9 +12,13 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event as IcsEvent, vCalAddress, vText
 
-from appointments.dates import french_datetime, french_short_datetime
+from appointments.dates import (
+    french_compact_datetime, french_date, french_datetime, french_duration, french_short_datetime,
+    french_short_duration, french_time,
+)
 from appointments.models import Place
 
 from . import gsm
@@ -25,32 +30,71 @@ SMS_TEMPLATE = "notifications/sms/{event}.txt"
 
 @translation.override("fr")
 def describe_previous(appointment, previous):
-    """What the citizen knew before a change, as the strings a change message shows.
+    """What the citizen knew before a change, and what changed, as the strings the change
+    messages show.
 
     `previous` is the {field: old value} the appointment_changed signal carries; the
     result is stored on the Notification (JSON) so the message can be rendered later.
+    Dates are compared as the citizen reads them, each in its own place's zone: a move to a
+    place in another zone changes the time told even when the instant stays.
     """
     before = copy.copy(appointment)
     for field, value in previous.items():
         setattr(before, field, value)
     if "place_id" in previous:
         before.place = Place.objects.filter(pk=previous["place_id"]).first() if previous["place_id"] else None
-    zone = before.zone
+    old_zone, new_zone = before.zone, appointment.zone
+    old_local, new_local = before.starts_at.astimezone(old_zone), appointment.starts_at.astimezone(new_zone)
+    place_changed = bool({"place_id", "address", "visio_url"} & set(previous))
+    type_changed = "location_type" in previous and previous["location_type"] != appointment.location_type
     return {
-        "date_changed": "starts_at" in previous,
-        "place_changed": bool({"place_id", "location_type", "address", "visio_url"} & set(previous)),
-        "date": french_datetime(before.starts_at, zone),
-        "short_date": french_short_datetime(before.starts_at, zone),
+        "day_changed": old_local.date() != new_local.date(),
+        "time_changed": old_local.time() != new_local.time(),
+        "date_changed": old_local.replace(tzinfo=None) != new_local.replace(tzinfo=None),
+        "zone_changed": str(old_zone) != str(new_zone),
+        "place_changed": place_changed or type_changed,
+        "type_changed": type_changed,
+        "duration_changed": "duration_minutes" in previous and previous["duration_minutes"] != appointment.duration_minutes,
+        "date": french_datetime(before.starts_at, old_zone),
+        "day": french_date(before.starts_at, old_zone),
+        "time": french_time(before.starts_at, old_zone),
+        "short_date": french_short_datetime(before.starts_at, old_zone),
+        "compact_date": french_compact_datetime(before.starts_at, old_zone),
         "location_type": str(before.get_location_type_display()),
         "address": str(before.address_line()),
-        "duration": before.duration_minutes,
+        "duration": french_duration(before.duration_minutes),
     }
+
+
+@translation.override("fr")
+def changes_in_words(appointment, previous):
+    """Each change of a change message as one French sentence, for the email: date, time,
+    place, type, duration. Records saved before these keys existed say what they can."""
+    zone = appointment.zone
+    changes = []
+    if previous.get("day_changed"):
+        changes.append(_("Date : %(new)s au lieu du %(old)s.") % {"new": french_date(appointment.starts_at, zone),
+                                                                "old": previous["day"]})
+    if previous.get("time_changed"):
+        sentence = _("Heure : %(new)s au lieu de %(old)s.") if not previous.get("zone_changed") else _(
+            "Heure : %(new)s, heure locale du nouveau lieu, au lieu de %(old)s, heure de l'ancien lieu.")
+        changes.append(sentence % {"new": french_time(appointment.starts_at, zone), "old": previous["time"]})
+    if previous.get("type_changed"):
+        changes.append(_("Type de rendez-vous : %(new)s au lieu de %(old)s.") % {
+            "new": appointment.get_location_type_display(), "old": previous["location_type"]})
+    if previous.get("place_changed"):
+        changes.append(_("Lieu : %(new)s au lieu de %(old)s.") % {"new": appointment.address_line(), "old": previous["address"]})
+    if previous.get("duration_changed"):
+        changes.append(_("Durée : %(new)s au lieu de %(old)s.") % {
+            "new": french_duration(appointment.duration_minutes), "old": previous["duration"]})
+    return changes
 
 
 def context_for(notification, appointment):
     motif, service, organisation = appointment.motif, appointment.motif.service, appointment.organisation
     zone = appointment.zone
     contact = notification.contact
+    previous = notification.previous or {}
     return {
         "event": notification.event,
         "brand": organisation.brand_label,
@@ -59,40 +103,112 @@ def context_for(notification, appointment):
         "motif": motif.name,
         "date": french_datetime(appointment.starts_at, zone),
         "short_date": french_short_datetime(appointment.starts_at, zone),
+        "compact_date": french_compact_datetime(appointment.starts_at, zone),
         "location_type": str(appointment.get_location_type_display()),
         "address": str(appointment.address_line()),
         "duration": appointment.duration_minutes,
+        "duration_words": french_short_duration(appointment.duration_minutes),
         "instructions": motif.instructions,
         "link": appointment.link_url(),
+        "rebook_link": appointment.rebook_url() if appointment.can_be_rebooked_online() else "",
         "contact": contact,
-        "previous": notification.previous or {},
+        "previous": previous,
+        "changes": changes_in_words(appointment, previous) if notification.event == Event.CHANGE else [],
         "cancellation_reason": appointment.cancellation_reason,
     }
 
 
 # --- SMS ---------------------------------------------------------------------------------
 
+def sms_sender(brand):
+    """The brand's alphanumeric sender id, or '' when the SMS goes from the deployment's own
+    sender (no id configured, or a sender that must receive replies: an id cannot)."""
+    if settings.SMS_SENDER_RECEIVES_REPLIES:
+        return ""
+    return settings.SMS_SENDER_IDS.get(brand, "")
+
+
 def sms_variants(service):
-    """From the richest text to the leanest: the service's name, its short name, none;
-    the replaced date written out, then short. Date, time and link always stay."""
-    names = [*dict.fromkeys(name for name in (service.name, service.short_name) if name), ""]
-    for name in names:
-        yield {"service_label": name, "old_date_style": "long"}
+    """From the richest text to the leanest. The service always stays (its short name is
+    checked to fit when saved, see short_name_room()); a change's old date goes from
+    "mar. 12/03 à 14h30" to "12/03 à 14h30", then out ("déplacé au ..." still says it moved).
+    The last variant, without the service, is only for a short name saved before the check."""
+    short = service.short_name or service.name
+    for name in dict.fromkeys(name for name in (service.name, service.short_name) if name):
+        yield {"service_label": name, "old_date_style": "compact"}
+    yield {"service_label": short, "old_date_style": "short"}
+    yield {"service_label": short, "old_date_style": "none"}
     yield {"service_label": "", "old_date_style": "short"}
+
+
+def sms_text(event, context):
+    """One SMS as sent: the template's words on one line, in the GSM-7 alphabet."""
+    return gsm.transliterate(" ".join(render_to_string(SMS_TEMPLATE.format(event=event), context).split()))
+
+
+def sms_context(notification, appointment):
+    context = context_for(notification, appointment)
+    sender = sms_sender(appointment.organisation.brand)
+    # Without the brand's own sender id, the text says who writes.
+    context.update(sender=sender, brand_prefix="" if sender else context["brand"], kind=appointment.location_type)
+    return context
 
 
 def render_sms(notification, appointment):
     """(text, segments): the first variant that fits one GSM-7 segment, transliterated."""
     with translation.override("fr"):
-        context = context_for(notification, appointment)
+        context = sms_context(notification, appointment)
         text = ""
         for variant in sms_variants(appointment.motif.service):
-            text = gsm.transliterate(" ".join(render_to_string(
-                SMS_TEMPLATE.format(event=notification.event), {**context, **variant}
-            ).split()))
+            text = sms_text(notification.event, {**context, **variant})
             if gsm.fits_one_segment(text):
                 break
     return text, gsm.segment_count(text)
+
+
+# The longest values each SMS field can take, to size the room left for a service's name.
+LONGEST_COMPACT_DATE = "mer. 30/09 à 12h30"
+LONGEST_DURATION = "1 h 30"
+WORST_CHANGES = [  # what a change SMS can say besides the dates
+    {"date_changed": True, "day_changed": True, "time_changed": True, "place_changed": True, "duration_changed": True},
+    {"date_changed": True, "day_changed": True, "place_changed": True, "type_changed": True, "duration_changed": True},
+    {"type_changed": True, "place_changed": True, "duration_changed": True},
+    {"place_changed": True, "duration_changed": True},
+    {"duration_changed": True},
+]
+
+
+@translation.override("fr")
+def short_name_room(brand):
+    """How many GSM-7 septets every SMS of `brand` leaves for a service's short name: every
+    event, every type, every kind of change, at the longest date and duration, with the
+    deployment's link (PUBLIC_BASE_URL) — in the leanest variant that keeps the service and
+    (a change's old date goes first: "déplacé au ..." still says it moved)."""
+    from appointments.models import Brand, LocationType
+
+    token = "A" * 11
+    link = f"{settings.PUBLIC_BASE_URL}/r/{token}"
+    sender = sms_sender(brand)
+    base = {
+        "brand": Brand(brand).label, "brand_prefix": "" if sender else Brand(brand).label, "sender": sender,
+        "compact_date": LONGEST_COMPACT_DATE, "duration_words": LONGEST_DURATION, "link": link,
+        "rebook_link": f"{link}/reprendre", "service_label": "", "old_date_style": "none",
+    }
+    longest = 0
+    for kind, label in LocationType.choices:
+        for event in Event.values:
+            for changes in WORST_CHANGES if event == Event.CHANGE else [{}]:
+                previous = {**changes, "compact_date": LONGEST_COMPACT_DATE, "short_date": "30/09 à 12h30"}
+                context = {**base, "kind": kind, "location_type": str(label), "previous": previous}
+                longest = max(longest, gsm.septets(sms_text(event, context)) or 0)
+    return gsm.SINGLE_SEGMENT_SEPTETS - longest - 1  # and a space before the name
+
+
+def check_short_name(service):
+    """(septets the short name takes, septets its SMS leave): appointments' Service.clean()
+    refuses a short name that would not fit (SERVICE_SHORT_NAME_CHECKS)."""
+    used = gsm.septets(gsm.transliterate(service.short_name or ""))
+    return used, short_name_room(service.organisation.brand)
 
 
 # --- Email -------------------------------------------------------------------------------
@@ -121,10 +237,7 @@ def render_email(notification, appointment):
                  "Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(html, "text/html")
-    if notification.contact_id:
-        method = "CANCEL" if notification.event == Event.CANCELLATION else "REQUEST"
-        message.attach("rendez-vous.ics", ics(appointment, method=method),
-                       f"text/calendar; method={method}; charset=utf-8")
+    message.attach(calendar_attachment(notification, appointment))
     # ESPs that support it echo metadata back in tracking events: a crash between the
     # ESP's answer and our commit can still be matched to its record. The id is signed, so
     # that a tracking event cannot name any other record (notifications/webhooks.py).
@@ -145,11 +258,33 @@ def ics_uid(appointment):
     return f"rdv-{appointment.pk}@{host}"
 
 
-def ics(appointment, *, method="REQUEST"):
-    """An iCalendar invitation; same UID for the appointment's whole life, SEQUENCE =
-    appointment.sequence, so that calendar applications update or remove their event."""
+def calendar_attachment(notification, appointment):
+    """The .ics part. Citizens get PUBLISH (an event to add, nothing to answer), agents a
+    REQUEST naming them as ATTENDEE (RFC 5546 requires one); both get CANCEL, same UID and a
+    higher SEQUENCE, when the appointment is cancelled. Built as a MIMEText so that the
+    content type carries one charset (Django's attach() would add a second)."""
+    method = "CANCEL" if notification.event == Event.CANCELLATION else "PUBLISH" if notification.contact_id else "REQUEST"
+    if notification.contact_id:
+        attendee = (notification.to, notification.contact.full_name) if method == "CANCEL" else None
+    else:
+        attendee = (notification.to, str(notification.recipient_agent))
+    part = MIMEText(ics(appointment, method=method, attendee=attendee), "calendar", "utf-8")
+    # Written out: the email package would quote both values, which some clients misread.
+    part.replace_header("Content-Type", f"text/calendar; method={method}; charset=utf-8")
+    part.add_header("Content-Disposition", "attachment", filename="rendez-vous.ics")
+    return part
+
+
+def ics(appointment, *, method="PUBLISH", attendee=None):
+    """An iCalendar event; same UID for the appointment's whole life, SEQUENCE =
+    appointment.sequence, so that calendar applications update or remove their event.
+
+    Times are written in UTC: a local time with TZID cannot name the second occurrence of
+    the hour repeated when clocks go back (RFC 5545 reads it as the first), so an appointment
+    at 2h30 after the change would be placed an hour early, its end before its start.
+    `attendee`: (address, name) of the person invited, for REQUEST and CANCEL.
+    """
     with translation.override("fr"):
-        zone = appointment.zone
         calendar = Calendar()
         calendar.add("prodid", "-//RDV Service Public//rendez-vous//FR")
         calendar.add("version", "2.0")
@@ -157,9 +292,9 @@ def ics(appointment, *, method="REQUEST"):
         event = IcsEvent()
         event.add("uid", ics_uid(appointment))
         event.add("sequence", appointment.sequence)
-        event.add("dtstamp", timezone.now())
-        event.add("dtstart", timezone.localtime(appointment.starts_at, zone))
-        event.add("dtend", timezone.localtime(appointment.ends_at, zone))
+        event.add("dtstamp", timezone.now().astimezone(dt_timezone.utc))
+        event.add("dtstart", appointment.starts_at.astimezone(dt_timezone.utc))
+        event.add("dtend", appointment.ends_at.astimezone(dt_timezone.utc))
         event.add("summary", f"{appointment.motif.name} — {appointment.motif.service.name}")
         event.add("location", str(appointment.address_line()))
         description = appointment.motif.instructions
@@ -168,9 +303,14 @@ def ics(appointment, *, method="REQUEST"):
         organizer = vCalAddress(f"mailto:{parseaddr(settings.DEFAULT_FROM_EMAIL)[1]}")
         organizer.params["cn"] = vText(appointment.organisation.brand_label)
         event["organizer"] = organizer
+        if attendee is not None:
+            address, name = attendee
+            invited = vCalAddress(f"mailto:{address}")
+            invited.params["cn"] = vText(name)
+            invited.params["role"] = vText("REQ-PARTICIPANT")
+            invited.params["partstat"] = vText("ACCEPTED")  # the agent is assigned, not asked
+            invited.params["rsvp"] = vText("FALSE")
+            event.add("attendee", invited, encode=0)
         event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
         calendar.add_component(event)
-        # Only the rules around the appointment: a small VTIMEZONE, right across DST.
-        year = appointment.starts_at.year
-        calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
     return calendar.to_ical().decode()

@@ -46,7 +46,7 @@ from appointments.models import (
     Place,
 )
 
-from .content import render_email, render_sms
+from .content import render_email, render_sms, sms_sender
 from .mail import classify
 from .models import Event, Notification, Status, StatusEvent
 from .sms import SmsError, SmsMessage, get_sms_backend
@@ -182,7 +182,7 @@ def prepare(notification):
     if notification.channel == Channel.SMS:
         text, segments = render_sms(notification, appointment)
         return SmsMessage(to=notification.to, body=text, status_callback=status_callback_url(notification),
-                          reference=str(notification.pk)), segments
+                          reference=str(notification.pk), sender=sms_sender(appointment.organisation.brand)), segments
     return render_email(notification, appointment), None
 
 

@@ -26,6 +26,9 @@ class OutboxEmailBackend(BaseEmailBackend):
                     filename, content = attachment[0], attachment[1]
                     text = content.decode() if isinstance(content, bytes) else str(content)
                     attachments.append(f"--- {filename} ---\n{text}")
+                elif attachment.get_filename():  # a MIME part built by hand (the .ics, one charset)
+                    text = attachment.get_payload(decode=True).decode(attachment.get_content_charset() or "utf-8")
+                    attachments.append(f"--- {attachment.get_filename()} ---\n{text}")
             EmailOutboxMessage.objects.create(
                 message_id=message.extra_headers.get("Message-ID", ""), from_email=message.from_email,
                 to=", ".join(message.recipients()), subject=message.subject, text=message.body, html=html,

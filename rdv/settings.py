@@ -266,6 +266,19 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
 # appointment's link page. True only with a sender number or short code that receives
 # replies (its inbound webhook pointed at /webhooks/twilio/inbound).
 SMS_SENDER_RECEIVES_REPLIES = env.bool("SMS_SENDER_RECEIVES_REPLIES", default=False)
+# The alphanumeric sender id (at most 11 characters) of each brand: the SMS comes "de la
+# part de" its brand, as the citizen's phone shows the sender, so the text need not spend
+# its first 21 characters on "RDV Service Public : ". "brand=sender,brand=sender"; empty:
+# every SMS goes from TWILIO_FROM and starts with the brand's name. Not used when the sender
+# receives replies (SMS_SENDER_RECEIVES_REPLIES): an alphanumeric id cannot.
+SMS_SENDER_IDS = {
+    brand.strip(): sender.strip()
+    for brand, _, sender in (
+        item.partition("=") for item in env.str(
+            "SMS_SENDER_IDS", default="rdv_service_public=RDV S.P.,rdv_solidarites=RdvSoli,rdv_aide_numerique=RdvAideNum",
+        ).split(",") if item.strip()
+    )
+}
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")

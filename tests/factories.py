@@ -14,6 +14,7 @@ class Demo:
         self.lyon = Organisation.objects.get(name__startswith="Mairie de Lyon")
         self.guadeloupe = Organisation.objects.get(name__startswith="Préfecture de la Guadeloupe")
         self.arras = Organisation.objects.get(name__contains="Pas-de-Calais")
+        self.guyane = Organisation.objects.get(name__contains="Guyane")
         self.camille = Agent.objects.get(user__username="camille.martin")
         self.julien = Agent.objects.get(user__username="julien.bernard")
         self.sophie = Agent.objects.get(user__username="sophie.lefebvre")

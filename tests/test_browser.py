@@ -178,3 +178,47 @@ def test_pages_fit_a_desktop_screen(demo, live_server, chromium):
 def test_booking_works_without_javascript(demo, live_server, phone):
     _book_on_phone(phone(java_script_enabled=False), live_server.url)
     assert Appointment.objects.filter(booked_by=BookedBy.CITIZEN, status=AppointmentStatus.CONFIRMED).count() == 1
+
+
+def test_a_guyane_phone_appointment_is_booked_and_told_in_cayenne_time(demo, live_server, phone):
+    """The overseas organisation whose zone is only on its places: 9h00 in Cayenne stays 9h00
+    on the slot page, the confirmation, the SMS and the email (not Paris' 13h00 or 14h00)."""
+    from zoneinfo import ZoneInfo
+
+    from notifications.models import Notification
+
+    from .support.dates import french, upcoming
+
+    cayenne = ZoneInfo("America/Cayenne")
+    monday = upcoming(0, 9, zone=cayenne, after_days=8)
+    shoot = Photographer("guyane")
+    page = phone()
+    page.goto(live_server.url + "/")
+    page.get_by_role("link", name="Action sociale de proximité").click()
+    page.get_by_role("link", name=re.compile("^Entretien téléphonique")).click()
+    page.get_by_role("heading", name=re.compile("Choisir un créneau")).wait_for()  # no place to choose by phone
+    motif_id = re.search(r"motif=(\d+)", page.url).group(1)
+    page.goto(f"{live_server.url}/reserver/creneau/?motif={motif_id}&semaine={monday.date().isoformat()}")
+    shoot(page, "creneaux")
+    nine = page.locator(f"section[aria-labelledby='day-{monday.date().isoformat()}'] a.fr-tag").first
+    assert nine.inner_text() == "9h00"
+    assert nine.get_attribute("aria-label").lower() == french(monday, cayenne).lower()
+    with page.expect_navigation():
+        nine.click()
+    page.get_by_label("Prénom").fill("Léa")
+    page.get_by_label("Nom", exact=True).fill("Dupont")
+    page.get_by_role("textbox", name=re.compile("^Téléphone")).fill("+594 694 12 34 56")  # a Guyane mobile
+    page.get_by_role("textbox", name=re.compile("Adresse e-mail")).fill("lea.dupont@exemple.fr")
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_role("heading", name="Vérifiez votre rendez-vous").wait_for()
+    page.get_by_role("button", name="Confirmer le rendez-vous").click()
+    page.get_by_text("Votre rendez-vous est confirmé").wait_for()
+    assert french(monday, cayenne).lower() in page.content().lower()
+    shoot(page, "confirmation")
+
+    appointment = Appointment.objects.get()
+    assert appointment.starts_at == monday and appointment.local_starts_at.hour == 9
+    sms = Notification.objects.get(channel="sms", contact__isnull=False)
+    assert "à 9h00" in sms.body, sms.body
+    email = Notification.objects.get(channel="email", contact__isnull=False)
+    assert french(monday, cayenne) in email.subject

@@ -14,7 +14,7 @@ from appointments.models import Motif
 from notifications.models import Event, Notification, Status
 from notifications.reminders import sweep_due_reminders
 
-from .support.dates import french, next_offset_change, upcoming
+from .support.dates import french, french_compact, next_offset_change, upcoming
 from .support.processes import celery_worker, flush_redis, poll, process_env, tasks_go_to_broker
 from .support.smtp_server import SMTPServer
 from .support.twilio_standin import TwilioStandin
@@ -54,8 +54,9 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
         worker.wait_idle()  # nothing left that could still arrive
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
 
-    assert sms.to == "+33612345678" and sms.from_ == "RDV" and sms.num_segments == 1
-    assert sms.body == (f"RDV Service Public : RDV Titres d'identité confirmé le {when}, "
+    # From the brand's own sender id (SMS_SENDER_IDS), not the deployment's TWILIO_FROM.
+    assert sms.to == "+33612345678" and sms.from_ == "RDV S.P." and sms.num_segments == 1
+    assert sms.body == (f"RDV Titres d'identité confirmé le {french_compact(starts_at, PARIS)}, "
                         f"sur place. Infos ou annulation : {appointment.link_url()}")
     record = Notification.objects.get(channel="sms")
     assert sms.status_callback == f"{env['PUBLIC_BASE_URL']}/webhooks/twilio/status?n={record.pk}"
@@ -70,7 +71,7 @@ def test_a_booking_yields_exactly_the_expected_sms_and_email(demo, providers):
                       appointment.link_url()):
             assert field in part
     assert "N'Diaye" in email.text and "Titres d'identité" in email.text
-    assert "METHOD:REQUEST" in email.calendar and "SEQUENCE:0" in email.calendar
+    assert "METHOD:PUBLISH" in email.calendar and "SEQUENCE:0" in email.calendar
 
 
 def day_after_paris_changes_clocks(to_summer, hour, zone):
@@ -109,7 +110,8 @@ def test_a_reminder_arrives_once_48_hours_before(demo, providers, motif_org, to_
         poll(lambda: statuses(event=Event.REMINDER) == [("email", "sent"), ("sms", "delivered")], describe=lambda: "reminders")
         worker.wait_idle()
     assert len(twilio.messages) == 1 and len(smtp.messages) == 1
-    assert "rappel, RDV" in sms.body and expected_date in sms.body and sms.num_segments == 1
+    assert sms.body.startswith("Rappel : RDV ") and sms.num_segments == 1
+    assert f" le {french_compact(starts_at, zone)}, sur place." in sms.body
     assert email.subject.strip().startswith(f"Rappel : rendez-vous le {expected_date}")
 
 

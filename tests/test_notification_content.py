@@ -99,7 +99,8 @@ class FixedContacts:
 @override_settings(PUBLIC_BASE_URL="https://rdv.service-public.fr")  # a realistic 43-character link
 def test_every_demo_sms_fits_one_gsm_segment(demo, event):
     previous = {"date_changed": True, "place_changed": True, "date": "mercredi 23 septembre 2026 à 12h30",
-                "short_date": "23/09 à 12h30", "location_type": "en visioconférence", "address": "x" * 80}
+                "compact_date": "mer. 23/09 à 12h30", "short_date": "23/09 à 12h30",
+                "location_type": "en visioconférence", "address": "x" * 80}
     checked = 0
     for motif in Motif.objects.select_related("service", "organisation"):
         for location_type in LocationType.values:
@@ -111,25 +112,27 @@ def test_every_demo_sms_fits_one_gsm_segment(demo, event):
             assert segments == 1, f"{len(text)} chars: {text}"
             assert gsm.is_gsm7(text)
             assert appointment.link_url() in text
-            assert "30 septembre 2026" in text and "12h30" in text
-            assert text.startswith(gsm.transliterate(motif.organisation.brand_label) + " : ")
+            assert "mer. 30/09 à 12h30" in text  # the SMS's compact date: weekday, day, month, time
+            # The brand is the sender (an alphanumeric id), not the text's first words.
+            assert text.startswith(("RDV ", "Rappel : RDV ")) and not text.startswith(motif.organisation.brand_label)
             checked += 1
     assert checked >= 4 * Motif.objects.count()
 
 
-def test_sms_names_the_brand_service_date_type_and_link(demo, committed, sms_outbox):
+def test_sms_names_the_service_date_type_and_link_and_comes_from_the_brand(demo, committed, sms_outbox):
     with committed():
         appointment = demo.book(starts_at=datetime(2026, 12, 15, 10, 0, tzinfo=PARIS))
     [sms] = sms_outbox
+    assert sms.sender == "RDV S.P."
     assert sms.body == (
-        "RDV Service Public : RDV Titres d'identité confirmé le mardi 15 décembre 2026 à 10h00, sur place. "
+        "RDV Titres d'identité confirmé le mar. 15/12 à 10h00, sur place. "
         f"Infos ou annulation : {appointment.link_url()}"
     )
     notification = Notification.objects.get(channel="sms")
     assert notification.segments == 1 and notification.body == sms.body
 
 
-def test_a_long_service_name_shrinks_to_its_short_name_then_disappears(demo):
+def test_a_long_service_name_shrinks_to_its_short_name_and_a_legacy_one_disappears(demo):
     service = demo.cni.service
     service.name = "Service des titres d'identité, des passeports et des cartes nationales d'identité"
     service.short_name = "Titres"
@@ -137,9 +140,11 @@ def test_a_long_service_name_shrinks_to_its_short_name_then_disappears(demo):
     appointment.motif.service = service
     text, segments = render_sms(Notification(appointment=appointment, event=Event.CONFIRMATION, sequence=3), appointment)
     assert segments == 1 and "RDV Titres confirmé" in text
-    service.short_name = "Titres d'identité, passeports et cartes nationales"
+    # A short name saved before it was checked against the room SMS leave: the last resort
+    # drops it rather than send two segments (the admin refuses such a name now).
+    service.short_name = "Titres d'identité, passeports et cartes nationales d'identité"
     text, segments = render_sms(Notification(appointment=appointment, event=Event.CONFIRMATION, sequence=3), appointment)
-    assert segments == 1 and "RDV confirmé le mercredi 30 septembre 2026 à 12h30" in text
+    assert segments == 1 and "RDV confirmé le mer. 30/09 à 12h30" in text
 
 
 def test_a_change_sms_says_the_old_date_beside_the_new(demo, committed, sms_outbox):
@@ -148,8 +153,8 @@ def test_a_change_sms_says_the_old_date_beside_the_new(demo, committed, sms_outb
         services.reschedule(appointment, starts_at=datetime(2026, 12, 17, 14, 30, tzinfo=PARIS))
     [sms] = sms_outbox
     assert sms.body == (
-        # The service's name would overflow: it goes; the old date is short enough to stay whole.
-        "RDV Service Public : RDV déplacé du mardi 15 décembre 2026 à 10h00 au jeudi 17 décembre 2026 à 14h30, sur place. "
+        # Room enough for the service's full name and both compact dates.
+        "RDV Titres d'identité déplacé du mar. 15/12 à 10h00 au jeu. 17/12 à 14h30, sur place. "
         f"Infos : {appointment.link_url()}"
     )
     assert gsm.segment_count(sms.body) == 1
@@ -192,9 +197,9 @@ def test_names_are_escaped_in_the_html_email(demo, committed):
 
 
 def calendar_of(email):
-    [(name, content, mimetype)] = email.attachments
-    assert name.endswith(".ics")
-    return Calendar.from_ical(content), mimetype
+    [part] = email.attachments
+    assert part.get_filename() == "rendez-vous.ics"
+    return Calendar.from_ical(part.get_payload(decode=True)), part["Content-Type"]
 
 
 def test_the_ics_keeps_its_uid_grows_its_sequence_and_cancels(demo, committed):
@@ -207,7 +212,8 @@ def test_the_ics_keeps_its_uid_grows_its_sequence_and_cancels(demo, committed):
     with committed():
         services.cancel(appointment, actor="agent", agent=demo.camille)
     calendars = [calendar_of(email) for email in mail.outbox if email.to == ["lea.dupont@exemple.fr"]]
-    assert [c["METHOD"] for c, _ in calendars] == ["REQUEST", "REQUEST", "CANCEL"]
+    # Citizens are not invited to answer: PUBLISH, then CANCEL (issue 11, item 5).
+    assert [c["METHOD"] for c, _ in calendars] == ["PUBLISH", "PUBLISH", "CANCEL"]
     events = [next(iter(c.walk("VEVENT"))) for c, _ in calendars]
     assert len({str(e["UID"]) for e in events}) == 1
     assert [int(e["SEQUENCE"]) for e in events] == [0, 1, 2]
@@ -216,13 +222,14 @@ def test_the_ics_keeps_its_uid_grows_its_sequence_and_cancels(demo, committed):
     assert "method=CANCEL" in calendars[2][1]
 
 
-def test_the_ics_start_is_local_to_an_overseas_place(demo):
+def test_the_ics_start_is_the_instant_of_the_local_time_at_an_overseas_place(demo):
     motif = Motif.objects.get(organisation=demo.guadeloupe)
     appointment = demo.book(motif=motif, contacts=[demo.contact(demo.guadeloupe)],
                             starts_at=datetime(2026, 12, 15, 8, 0, tzinfo=ZoneInfo("America/Guadeloupe")))
     event = next(iter(Calendar.from_ical(ics(appointment)).walk("VEVENT")))
-    assert event["DTSTART"].params["TZID"] == "America/Guadeloupe"
-    assert event.decoded("DTSTART").astimezone(dt_timezone.utc) == datetime(2026, 12, 15, 12, 0, tzinfo=dt_timezone.utc)
+    # Written in UTC (a TZID local time cannot name both occurrences of the repeated autumn hour).
+    assert event["DTSTART"].to_ical() == b"20261215T120000Z"
+    assert event.decoded("DTSTART") == datetime(2026, 12, 15, 12, 0, tzinfo=dt_timezone.utc)
 
 
 def test_a_change_email_shows_old_and_new_place(demo, committed):
@@ -254,13 +261,20 @@ def test_email_render_is_in_french_even_if_the_worker_speaks_english(demo):
 
 
 @override_settings(PUBLIC_BASE_URL="https://rdv.service-public.fr")
-def test_a_change_sms_writes_the_old_date_short_when_room_is_short(demo):
+def test_a_change_sms_gives_way_to_the_short_name_then_the_short_old_date(demo):
     motif = Motif.objects.filter(service__organisation__brand="rdv_aide_numerique", location_type="phone").first()
     appointment = longest_appointment(demo, motif)
     previous = {"date_changed": True, "place_changed": False, "date": "mercredi 23 septembre 2026 à 12h30",
-                "short_date": "23/09 à 12h30"}
-    text, segments = render_sms(Notification(appointment=appointment, event=Event.CHANGE, sequence=3,
-                                             previous=previous), appointment)
+                "compact_date": "mer. 23/09 à 12h30", "short_date": "23/09 à 12h30"}
+    notification = Notification(appointment=appointment, event=Event.CHANGE, sequence=3, previous=previous)
+    text, segments = render_sms(notification, appointment)
+    # "Conseillers numériques France Services" with both compact dates is 162 septets.
     assert segments == 1
-    assert text == ("RDV Aide Numérique : RDV déplacé du 23/09 à 12h30 au mercredi 30 septembre 2026 à 12h30, "
+    assert text == ("RDV Conseillers numériques déplacé du mer. 23/09 à 12h30 au mer. 30/09 à 12h30, "
+                    "par téléphone. Infos : https://rdv.service-public.fr/r/AAAAAAAAAAA")
+    # A short name as long as the name: short name + short old date.
+    motif.service.short_name = motif.service.name
+    text, segments = render_sms(notification, appointment)
+    assert segments == 1
+    assert text == ("RDV Conseillers numériques France Services déplacé du 23/09 à 12h30 au mer. 30/09 à 12h30, "
                     "par téléphone. Infos : https://rdv.service-public.fr/r/AAAAAAAAAAA")

@@ -221,7 +221,7 @@ def test_a_cancellation_is_told_even_though_the_appointment_no_longer_stands(dem
     with committed():
         services.cancel(appointment, actor=BookedBy.AGENT, agent=demo.camille, reason="Agent absent")
     assert statuses(event=Event.CANCELLATION) == [("cancellation", "email", "sent"), ("cancellation", "sms", "sent")]
-    assert "est annulé" in sms_outbox[0].body
+    assert ", sur place, annulé. Reprendre RDV : " in sms_outbox[0].body
     assert "Agent absent" in mail.outbox[0].body
 
 

@@ -38,7 +38,7 @@ def test_a_reminder_goes_out_once_48_hours_before(demo, committed, sms_outbox):
         assert sweep_due_reminders(now=due_at) == 1
         assert sweep_due_reminders(now=due_at + timedelta(minutes=1)) == 0
     assert reminders(appointment) == [("email", "sent"), ("sms", "sent")]
-    assert "rappel" in sms_outbox[0].body
+    assert sms_outbox[0].body.startswith("Rappel : RDV Titres d'identité le ")
     assert mail.outbox[0].subject.startswith("Rappel : rendez-vous le")
 
 

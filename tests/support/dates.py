@@ -18,6 +18,12 @@ def french(moment, zone):
     return f"{WEEKDAYS[local.weekday()]} {day} {MONTHS[local.month - 1]} {local.year} à {local.hour}h{local.minute:02d}"
 
 
+def french_compact(moment, zone):
+    """'mar. 16/02 à 14h30', the SMS date, in `zone`."""
+    local = moment.astimezone(zone)
+    return f"{WEEKDAYS[local.weekday()][:3]}. {local.day:02d}/{local.month:02d} à {local.hour}h{local.minute:02d}"
+
+
 def upcoming(weekday, hour, minute=0, *, zone, after_days=30):
     """The first `weekday` (0 = Monday) at least `after_days` after today in `zone`, at hour:minute."""
     day = timezone.localdate(timezone.now(), zone) + timedelta(days=after_days)

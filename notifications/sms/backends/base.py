@@ -11,6 +11,8 @@ class SmsMessage:
     status_callback: str | None = None
     # Ours, not the provider's: lets a test or an outbox tie the message to its record.
     reference: str = ""
+    # The brand's alphanumeric sender id (SMS_SENDER_IDS); empty: the backend's own sender.
+    sender: str = ""
 
 
 class SmsError(Exception):

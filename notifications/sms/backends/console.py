@@ -20,7 +20,7 @@ class SmsBackend(BaseSmsBackend):
     def send_one(self, message):
         with self._lock:
             self.stream.write(
-                f"SMS to {message.to} ({segment_count(message.body)} segment(s)):\n{message.body}\n{'-' * 40}\n"
+                f"SMS to {message.to} from {message.sender or '-'} ({segment_count(message.body)} segment(s)):\n{message.body}\n{'-' * 40}\n"
             )
             self.stream.flush()
         return SmsResult(message=message, message_id=f"console-{uuid.uuid4().hex}")

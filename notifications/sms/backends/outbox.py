@@ -15,7 +15,7 @@ class SmsBackend(BaseSmsBackend):
         from notifications.models import SmsOutboxMessage
 
         stored = SmsOutboxMessage.objects.create(
-            sender=settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID or "",
+            sender=message.sender or settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID or "",
             to=message.to, body=message.body, segments=segment_count(message.body),
         )
         return SmsResult(message=message, message_id=f"outbox-{stored.pk}")

@@ -54,7 +54,10 @@ class SmsBackend(BaseSmsBackend):
         params = {"to": message.to, "body": message.body}
         if self.messaging_service_sid:
             params["messaging_service_sid"] = self.messaging_service_sid
-        else:
+        if message.sender:
+            # The brand's alphanumeric sender id (with a messaging service, one of its senders).
+            params["from_"] = message.sender
+        elif not self.messaging_service_sid:
             params["from_"] = self.from_
         if message.status_callback:
             params["status_callback"] = message.status_callback
