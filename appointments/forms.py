@@ -1,6 +1,6 @@
 """Forms used by agents in the admin. Consent and local times are handled here, once."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -166,7 +166,7 @@ class AppointmentAdminForm(forms.ModelForm):
         ) == set(instance.agents.all()):
             return  # the time was not touched: an edit of something else
         self.unusual = unusual_start(
-            starts_at, starts_at + timedelta(minutes=duration), list(cleaned["assigned_agents"]), cleaned.get("place"),
+            starts_at, end_of(starts_at, duration), list(cleaned["assigned_agents"]), cleaned.get("place"),
             change=bool(instance.pk),
         )
         if self.unusual and not cleaned.get("confirm_unusual"):
