@@ -4,6 +4,7 @@ Every variable is optional: the embedded defaults run the whole system on one ma
 only Python (SQLite, a filesystem Celery transport, SMS and email kept in a readable outbox).
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -176,8 +177,17 @@ PUBLIC_RATE_LIMITS = {
     "initials_ip": _rate("RATE_LIMIT_INITIALS_IP", "10/900"),
     "initials_token": _rate("RATE_LIMIT_INITIALS_TOKEN", "5/900"),
 }
-# The request header holding the client address when behind a proxy (e.g. HTTP_X_REAL_IP);
-# empty: REMOTE_ADDR.
+# Our own reverse proxies (addresses or networks, comma-separated): only requests coming from
+# them have their forwarding headers read (appointments.ratelimit.client_address), from the
+# right of X-Forwarded-For. Empty (the default): no proxy, the client is REMOTE_ADDR.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    for _proxy in TRUSTED_PROXIES:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
+# Instead of X-Forwarded-For, a header that our trusted proxy overwrites with the one address
+# it saw (e.g. HTTP_X_REAL_IP); read only on requests from TRUSTED_PROXIES.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 # The rate limits' counters live in the cache: local memory by default, Redis in production
 # (CACHE_URL=redis://127.0.0.1:6379/1), shared by all web processes.
@@ -334,8 +344,8 @@ AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 # Attempts and lockouts are kept in the database, for superusers in the admin (« Axes »), not
 # written to the logs with the usernames and addresses they concern.
 AXES_VERBOSE = False
-# The client address as the rest of the app takes it (CLIENT_IP_HEADER, set by our own proxy,
-# else REMOTE_ADDR), never X-Forwarded-For as the client wrote it.
+# The client address as the rest of the app takes it (the right-most X-Forwarded-For entry not
+# added by TRUSTED_PROXIES, else REMOTE_ADDR), never a forwarding header as the client wrote it.
 AXES_CLIENT_IP_CALLABLE = "appointments.ratelimit.client_address"
 # An agent's login lasts a working day, then the admin asks for the password again (Django's
 # default session is two weeks). Set at login (appointments/logins.py), so that the citizens'
