@@ -74,19 +74,30 @@ def _key(rule, value):
     return f"ratelimit:{rule}:{digest}"
 
 
-def hit(rule, value):
-    """Count one attempt for `value` under `rule` (a key of PUBLIC_RATE_LIMITS); raise
-    RateLimited once the rule's count is exceeded within its window."""
-    count, seconds = settings.PUBLIC_RATE_LIMITS[rule]
+def consume(rule, value, count, seconds):
+    """Count one use of `value` under `rule`; False once more than `count` were counted in the
+    window of `seconds` that the first one started. Atomic across processes with Redis."""
     key = _key(rule, value)
     if cache.add(key, 1, timeout=seconds):
-        return
+        return True
     try:
         used = cache.incr(key)
     except ValueError:  # expired between add() and incr(): a new window
         cache.add(key, 1, timeout=seconds)
-        return
-    if used > count:
+        return True
+    return used <= count
+
+
+def used(rule, value):
+    """How many uses of `value` the current window of `rule` counted (0 when none)."""
+    return cache.get(_key(rule, value), 0)
+
+
+def hit(rule, value):
+    """Count one attempt for `value` under `rule` (a key of PUBLIC_RATE_LIMITS); raise
+    RateLimited once the rule's count is exceeded within its window."""
+    count, seconds = settings.PUBLIC_RATE_LIMITS[rule]
+    if not consume(rule, value, count, seconds):
         raise RateLimited(seconds)
 
 

@@ -284,6 +284,18 @@ TWILIO_API_BASE_URL = env.url("TWILIO_API_BASE_URL", default="https://api.twilio
 
 # --- Notification delivery -------------------------------------------------------------------
 
+# Against SMS pumping and harassment (notifications/limits.py): the most SMS that unauthenticated
+# actions (public bookings, cancellations from the link page) may trigger per hour, all numbers
+# together (README, "Sizing the SMS budget"); the most SMS one number, and emails one address,
+# receive in a day, all events and contacts together. Counted in the cache (CACHE_URL: Redis).
+SMS_BUDGET_PUBLIC_PER_HOUR = env.int("SMS_BUDGET_PUBLIC_PER_HOUR", default=200)
+SMS_PER_NUMBER_PER_DAY = env.int("SMS_PER_NUMBER_PER_DAY", default=6)
+EMAIL_PER_ADDRESS_PER_DAY = env.int("EMAIL_PER_ADDRESS_PER_DAY", default=6)
+if SMS_BUDGET_PUBLIC_PER_HOUR < 0 or SMS_PER_NUMBER_PER_DAY < 1 or EMAIL_PER_ADDRESS_PER_DAY < 1:
+    raise ImproperlyConfigured(
+        "SMS_BUDGET_PUBLIC_PER_HOUR must be >= 0, SMS_PER_NUMBER_PER_DAY and EMAIL_PER_ADDRESS_PER_DAY >= 1."
+    )
+
 # Celery rate limits ("100/s", "20/m"), per worker process, per provider; empty = none.
 SMS_RATE_LIMIT = env.str("SMS_RATE_LIMIT", default="100/s") or None
 EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
