@@ -1,6 +1,6 @@
 """Forms used by agents in the admin. Consent and local times are handled here, once."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -16,6 +16,7 @@ from .models import (
     Channel,
     ConsentSource,
     Contact,
+    ends_at,
 )
 from .phones import is_french_mobile
 
@@ -133,7 +134,7 @@ class AppointmentAdminForm(forms.ModelForm):
         if not cleaned.get("assigned_agents") or cleaned.get("status", "confirmed") != "confirmed":
             return
         probe = Appointment(pk=self.instance.pk, starts_at=cleaned["starts_at"])
-        probe.ends_at = probe.starts_at + timedelta(minutes=cleaned.get("duration_minutes") or 30)
+        probe.ends_at = ends_at(probe.starts_at, cleaned.get("duration_minutes") or 30)
         busy = probe.overlapping_for_agents([a.pk for a in cleaned["assigned_agents"]]).select_related("agent__user")
         for slot in busy[:3]:
             self.add_error("assigned_agents", _("%(agent)s a déjà un rendez-vous sur ce créneau.") % {"agent": slot.agent})

@@ -304,6 +304,13 @@ class BookedBy(models.TextChoices):
 LINK_PREFIX = "/r/"
 
 
+def ends_at(starts_at, minutes):
+    """The end of a time range, in UTC. Arithmetic on a zone-aware local time is wall-clock
+    arithmetic: 02:00 of the second (autumn) occurrence plus 30 minutes would be 02:30 of the
+    first one, before the start."""
+    return starts_at.astimezone(dt_timezone.utc) + timedelta(minutes=minutes)
+
+
 def new_token():
     # 64 random bits in 11 URL-safe characters: unguessable, and short enough for an SMS.
     return secrets.token_urlsafe(8)
@@ -417,7 +424,7 @@ class Appointment(models.Model):
             self.location_type = self.motif.location_type
         if not self.duration_minutes and self.motif_id:
             self.duration_minutes = self.motif.default_duration_minutes
-        self.ends_at = self.starts_at + timedelta(minutes=self.duration_minutes)
+        self.ends_at = ends_at(self.starts_at, self.duration_minutes)
         super().save(*args, **kwargs)
 
     def schedule_reminder(self, now=None):

@@ -5,15 +5,13 @@ invariants (no double booking, reminder time, sequence) hold and each domain eve
 exactly once.
 """
 
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import signals
-from .models import Agent, Appointment, AppointmentAgent, AppointmentStatus, BookedBy, Participation
+from .models import Agent, Appointment, AppointmentAgent, AppointmentStatus, BookedBy, Participation, ends_at
 
 # Fields whose change the citizen must be told about.
 NOTIFIED_FIELDS = ("starts_at", "duration_minutes", "place_id", "location_type", "address", "visio_url")
@@ -38,7 +36,7 @@ def _save_guarded(appointment, agent_ids):
         # Bookings of the same agents queue up here, so the second one sees the first and
         # gets a clear refusal instead of racing it into the constraint (or a deadlock).
         list(Agent.objects.select_for_update().filter(pk__in=agent_ids).order_by("pk").values_list("pk", flat=True))
-        appointment.ends_at = appointment.starts_at + timedelta(minutes=appointment.duration_minutes)
+        appointment.ends_at = ends_at(appointment.starts_at, appointment.duration_minutes)
         if appointment.overlapping_for_agents(agent_ids).exists():
             raise SlotUnavailable()
     try:

@@ -78,7 +78,8 @@ def _id_param(request, name, required=True):
     value = request.GET.get(name, "")
     if not value and not required:
         return None
-    if not value.isdigit() or len(value) > 18:
+    # ASCII digits only: str.isdigit() is also true of "²" or "٣", which int() refuses or reads.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise Http404
     return int(value)
 
@@ -224,6 +225,19 @@ def choose_slot(request):
     return render(request, "appointments/public/slots.html", context)
 
 
+def _outside_window(request, motif, place, now):
+    """A start the slot page never offers (too soon, too far ahead, year 9999): refused with the
+    rule, and this week's slots."""
+    first_day = timezone.localdate(now, _zone(motif, place))
+    context = _slots_context(request, motif, place, first_day, now)
+    context.update(
+        title=_("Ce créneau n'est pas proposé"), slot_outside_window=True,
+        min_lead_minutes=settings.BOOKING_MIN_LEAD_MINUTES, max_weeks=settings.BOOKING_MAX_WEEKS_AHEAD,
+        steps=_steps(4, _("Choisir un créneau"), _("Vos coordonnées")),
+    )
+    return render(request, "appointments/public/slots.html", context, status=400)
+
+
 def _slot_taken(request, motif, place, starts_at, now, taken=True):
     """The slot went to someone else (or has passed): say so plainly and show other slots."""
     zone = _zone(motif, place)
@@ -248,6 +262,8 @@ def contact_details(request):
         raise Http404
     now = timezone.now()
     zone = _zone(motif, place)
+    if not slots.within_booking_window(starts_at, zone, now):
+        return _outside_window(request, motif, place, now)
     slot = slots.find_slot(motif, starts_at, place=place, now=now, display_zone=zone)
     if slot is None:
         # Confirming: someone else took it meanwhile. Just arriving: it may also have passed.
