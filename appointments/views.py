@@ -311,6 +311,7 @@ def _book(request, form, motif, place, slot, now):
                 raise services.SlotUnavailable()
     except services.SlotUnavailable:
         return _slot_taken(request, motif, place, slot.starts_at, timezone.now())
+    request.session.cycle_key()
     request.session[SESSION_BOOKED] = appointment.token
     _remember_verified(request, appointment.token)
     return redirect("booking_done")
@@ -319,8 +320,10 @@ def _book(request, form, motif, place, slot, now):
 @private
 @require_http_methods(["GET", "HEAD"])
 def booking_done(request):
-    """The confirmation: the appointment summed up as the confirmation email does."""
-    token = request.session.get(SESSION_BOOKED)
+    """The confirmation: the appointment summed up as the confirmation email does. Shown once:
+    on a shared computer (a France services desk) the next person opening this address sees
+    the booking page, not the previous citizen's appointment and its cancel button."""
+    token = request.session.pop(SESSION_BOOKED, None)
     appointment = _valid_appointment(token) if token else None
     if appointment is None:
         return redirect("booking_home")
@@ -379,10 +382,16 @@ def appointment_link(request, token):
     if not verified:
         contacts = list(appointment.contacts.all())
         if request.method == "POST":
-            ratelimit.hit("initials_ip", ratelimit.client_address(request))
-            ratelimit.hit("initials_token", token)
+            address = ratelimit.client_address(request)
+            ratelimit.hit("initials_ip", address)
+            # Per link *and* address: a stranger guessing from elsewhere never locks the owner
+            # out of their own link (the per-address limit bounds what each guesser tries).
+            ratelimit.hit("initials_token", f"{token}|{address}")
             form = InitialsForm(request.POST, contacts=contacts)
             if form.is_valid():
+                # A new session key once it unlocks personal details: a key planted before
+                # (session fixation) or seen on a shared computer is worth nothing now.
+                request.session.cycle_key()
                 _remember_verified(request, token)
                 return redirect("appointment_link", token=token)
         else:

@@ -146,6 +146,13 @@ if not 1 <= REMINDER_SWEEP_SECONDS <= 300:
 
 # --- Public pages (booking, appointment link) ----------------------------------------------
 
+# Citizens' sessions (what the public pages remember: the appointment just booked, the links
+# whose initials were given) end after this many seconds without use: public computers are
+# shared. Agents' sessions have their own length, set at login (ADMIN_SESSION_AGE).
+PUBLIC_SESSION_AGE = env.int("PUBLIC_SESSION_AGE", default=30 * 60)
+if not 60 <= PUBLIC_SESSION_AGE <= 24 * 3600:
+    raise ImproperlyConfigured("PUBLIC_SESSION_AGE must be between 60 and 86400 seconds.")
+SESSION_COOKIE_AGE = PUBLIC_SESSION_AGE
 # How long after its end an appointment's link keeps working; then it answers 404.
 LINK_VALID_DAYS_AFTER = env.int("LINK_VALID_DAYS_AFTER", default=30)
 # Citizens cannot book a slot starting sooner than this.
