@@ -27,6 +27,7 @@ from . import ratelimit, reach, services, slots
 from .models import (
     Agent,
     Appointment,
+    AppointmentStatus,
     BookedBy,
     ConsentSource,
     LocationType,
@@ -289,10 +290,46 @@ def contact_details(request):
     return render(request, "appointments/public/contact.html", context)
 
 
+def _future_bookings(motif, now, **contact):
+    return Appointment.objects.filter(
+        motif__service_id=motif.service_id, status=AppointmentStatus.CONFIRMED, starts_at__gt=now,
+        **{f"contacts__{field}": value for field, value in contact.items()},
+    ).distinct().count()
+
+
+def _over_contact_cap(form, motif, now):
+    """At most PUBLIC_BOOKINGS_PER_CONTACT future appointments per phone number and per email
+    for one service: one person cannot hold a service's calendar."""
+    cap = settings.PUBLIC_BOOKINGS_PER_CONTACT
+    phone, email = form.cleaned_data.get("phone"), form.cleaned_data.get("email")
+    return (phone and _future_bookings(motif, now, phone=phone.as_e164) >= cap) or (
+        email and _future_bookings(motif, now, email__iexact=email) >= cap)
+
+
+def _surge_key(motif, slot):
+    """A motif's local week: what the surge cap counts public bookings in."""
+    day = slot.local_starts_at.date()
+    return f"{motif.pk}:{(day - timedelta(days=day.weekday())).isoformat()}"
+
+
 def _book(request, form, motif, place, slot, now):
     ratelimit.hit("book_ip", ratelimit.client_address(request))
     if form.cleaned_data.get("phone"):
         ratelimit.hit("book_phone", form.cleaned_data["phone"].as_e164)
+    if _over_contact_cap(form, motif, now):
+        form.add_error(None, _(
+            "Vous avez déjà %(count)s rendez-vous à venir pour ce service avec ce numéro ou cette adresse e-mail. "
+            "Pour en prendre un autre, annulez d'abord l'un d'eux depuis le lien reçu, ou contactez le service."
+        ) % {"count": settings.PUBLIC_BOOKINGS_PER_CONTACT})
+        return render(request, "appointments/public/contact.html", {
+            "title": _("Vos coordonnées"), "form": form, "motif": motif, "place": place, "slot": slot,
+            "zone": slot.zone, "location_type": motif.get_location_type_display(),
+            "back_url": reverse("booking_slots") + _query(motif, place, semaine=slot.local_starts_at.date().isoformat()),
+            "steps": _steps(5, _("Vos coordonnées"), _("Vérifier et confirmer")),
+        }, status=409)
+    # The surge defence: however many addresses a bot has, public bookings of one motif's week
+    # are capped per hour (the week's calendar cannot be emptied in minutes); agents still book.
+    ratelimit.hit("book_motif_week", _surge_key(motif, slot))
     agents = {agent.pk: agent for agent in Agent.objects.filter(pk__in=slot.agent_ids)}
     appointment = None
     try:

@@ -183,7 +183,14 @@ PUBLIC_RATE_LIMITS = {
     "cancel_ip": _rate("RATE_LIMIT_CANCEL_IP", "10/3600"),
     "initials_ip": _rate("RATE_LIMIT_INITIALS_IP", "10/900"),
     "initials_token": _rate("RATE_LIMIT_INITIALS_TOKEN", "5/900"),
+    # The surge defence: public bookings of one motif's week (any slot, any address) per hour.
+    "book_motif_week": _rate("RATE_LIMIT_BOOK_MOTIF_WEEK", "8/3600"),
 }
+# At most this many future appointments per phone number and per email address for one service
+# through the public pages.
+PUBLIC_BOOKINGS_PER_CONTACT = env.int("PUBLIC_BOOKINGS_PER_CONTACT", default=2)
+if PUBLIC_BOOKINGS_PER_CONTACT < 1:
+    raise ImproperlyConfigured("PUBLIC_BOOKINGS_PER_CONTACT must be at least 1.")
 # Our own reverse proxies (addresses or networks, comma-separated): only requests coming from
 # them have their forwarding headers read (appointments.ratelimit.client_address), from the
 # right of X-Forwarded-For. Empty (the default): no proxy, the client is REMOTE_ADDR.
