@@ -184,7 +184,7 @@ PUBLIC_RATE_LIMITS = {
     "initials_ip": _rate("RATE_LIMIT_INITIALS_IP", "10/900"),
     "initials_token": _rate("RATE_LIMIT_INITIALS_TOKEN", "5/900"),
     # The surge defence: public bookings of one motif's week (any slot, any address) per hour.
-    "book_motif_week": _rate("RATE_LIMIT_BOOK_MOTIF_WEEK", "8/3600"),
+    "book_motif_week": _rate("RATE_LIMIT_BOOK_MOTIF_WEEK", "3/3600"),
 }
 # At most this many future appointments per phone number and per email address for one service
 # through the public pages.
