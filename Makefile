@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install
+.PHONY: run test lint bench bench-surge install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@if [ -x ../shared/ci/services-up ]; then ../shared/ci/services-up; fi
 	$(BIN)/python -m bench
+
+# The booking surge of issue 10, item 3 (2 minutes, real gunicorn, 20 loopback addresses).
+bench-surge: $(STAMP)
+	@if [ -x ../shared/ci/services-up ]; then ../shared/ci/services-up; fi
+	$(BIN)/python -m bench.booking_surge

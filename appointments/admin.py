@@ -101,7 +101,7 @@ class OrganisationScopedAdmin(admin.ModelAdmin):
 @admin.register(Organisation)
 class OrganisationAdmin(OrganisationScopedAdmin):
     organisation_field = "pk"
-    list_display = ["name", "brand", "time_zone"]
+    list_display = ["name", "brand", "time_zone", "international_sms"]
     search_fields = ["name"]
 
 

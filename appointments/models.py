@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from .consent import consent_text_version
-from .phones import is_french_mobile, NOT_A_FRENCH_MOBILE
+from .phones import can_text, is_french_mobile, NOT_A_FRENCH_MOBILE
 from .zones import zone_for
 
 
@@ -40,6 +40,12 @@ class Organisation(models.Model):
     time_zone = models.CharField(
         _("fuseau horaire"), max_length=64, blank=True, validators=[validate_time_zone],
         help_text=_("Laisser vide pour le fuseau par défaut du service."),
+    )
+    international_sms = models.BooleanField(
+        _("SMS vers les routes internationales"), default=False,
+        help_text=_("Envoyer des SMS aux numéros de Polynésie française (+689), Nouvelle-Calédonie (+687), "
+                    "Wallis-et-Futuna (+681) et Saint-Pierre-et-Miquelon (+508), acheminés et facturés "
+                    "comme des SMS internationaux."),
     )
 
     class Meta:
@@ -252,7 +258,7 @@ class Contact(models.Model):
         return self.sms_consent if channel == Channel.SMS else self.email_consent
 
     def can_receive_sms(self):
-        return self.sms_consent and is_french_mobile(self.phone)
+        return self.sms_consent and can_text(self.phone, self.organisation)
 
     def can_receive_email(self):
         return self.email_consent and bool(self.email)

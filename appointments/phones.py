@@ -40,6 +40,37 @@ def is_french_mobile(number):
     )
 
 
+# Polynésie française, Nouvelle-Calédonie, Wallis-et-Futuna, Saint-Pierre-et-Miquelon: French
+# numbers, but international SMS routes (billed as such, and a favourite of SMS pumping). Sent
+# only for organisations that enable them (Organisation.international_sms).
+INTERNATIONAL_ROUTE_PREFIXES = (689, 687, 681, 508)
+
+INTERNATIONAL_ROUTE_OFF = _(
+    "Ce service n'envoie pas de SMS vers la Polynésie française, la Nouvelle-Calédonie, "
+    "Wallis-et-Futuna ni Saint-Pierre-et-Miquelon. Indiquez plutôt une adresse e-mail."
+)
+
+
+def _parsed(number):
+    if isinstance(number, str):
+        try:
+            return phonenumbers.parse(number, "FR")
+        except phonenumbers.NumberParseException:
+            return None
+    return number
+
+
+def is_international_route(number):
+    parsed = _parsed(number)
+    return parsed is not None and parsed.country_code in INTERNATIONAL_ROUTE_PREFIXES
+
+
+def can_text(number, organisation):
+    """Does an SMS to `number` go out for `organisation`: a French mobile, on an international
+    route only where the organisation enabled them."""
+    return is_french_mobile(number) and (not is_international_route(number) or organisation.international_sms)
+
+
 def validate_sms_number(number):
     if not is_french_mobile(number):
         raise ValidationError(NOT_A_FRENCH_MOBILE, code="not_french_mobile")

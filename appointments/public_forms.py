@@ -1,5 +1,6 @@
 """Forms of the citizens' public pages (DSFR look through django-dsfr's DsfrBaseForm)."""
 
+import re
 import unicodedata
 
 from django import forms
@@ -10,9 +11,35 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from .consent import consent_text
 from .models import Channel, ConsentSource, Contact, LocationType
-from .phones import NOT_A_FRENCH_MOBILE, is_french_mobile
+from .phones import INTERNATIONAL_ROUTE_OFF, NOT_A_FRENCH_MOBILE, can_text, is_french_mobile
 
 HONEYPOT_FIELD = "site_web"
+
+# Names go word for word into official SMS and emails: letters, with the spaces, hyphens,
+# apostrophes and dots of real names ("Jean-Marie", "N'Diaye", "St. Clair"), nothing else — no
+# digits, no emoji, no "http://", and no dot glued to letters ("phish.example").
+NAME_PATTERN = re.compile(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?")
+GLUED_DOT = re.compile(r"\.[^\W\d_]")
+# Free text (a home address): no links, no email addresses.
+LINK_PATTERN = re.compile(r"://|www\.|@|[^\W_]\.[^\W\d_]{2,}", re.IGNORECASE)
+
+
+def check_name(value, field_label):
+    if not NAME_PATTERN.fullmatch(value) or GLUED_DOT.search(value):
+        raise ValidationError(
+            _("Le champ « %(field)s » ne peut contenir que des lettres, des espaces, des traits d'union et des "
+              "apostrophes (pas de chiffres, de liens ni d'émojis)."),
+            code="invalid_name", params={"field": field_label},
+        )
+    return value
+
+
+def check_free_text(value):
+    if value and not any(char.isalpha() for char in value):
+        raise ValidationError(_("Indiquez une adresse avec au moins un nom de rue ou de commune."), code="no_letters")
+    if LINK_PATTERN.search(value or ""):
+        raise ValidationError(_("Ce champ ne peut pas contenir de lien ni d'adresse e-mail."), code="link")
+    return value
 
 
 class HoneypotMixin:
@@ -72,13 +99,16 @@ class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
     def sms_capable(self):
         """Does the number given reach SMS (a French mobile)?"""
         phone = self.cleaned_data.get("phone")
-        return bool(phone) and is_french_mobile(phone)
+        return bool(phone) and can_text(phone, self.motif.organisation)
 
     def clean_first_name(self):
-        return " ".join(self.cleaned_data["first_name"].split())
+        return check_name(unicodedata.normalize("NFC", " ".join(self.cleaned_data["first_name"].split())), _("Prénom"))
 
     def clean_last_name(self):
-        return " ".join(self.cleaned_data["last_name"].split())
+        return check_name(unicodedata.normalize("NFC", " ".join(self.cleaned_data["last_name"].split())), _("Nom"))
+
+    def clean_address(self):
+        return check_free_text(" ".join(self.cleaned_data["address"].split()))
 
     def clean(self):
         cleaned = super().clean()
@@ -88,8 +118,11 @@ class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
             raise ValidationError(_("Indiquez un numéro de téléphone ou une adresse e-mail (ou les deux)."), code="no_contact")
         # The mobile field is there for SMS: a number that cannot receive them is refused,
         # except for a phone appointment, where the agent calls it (and no SMS is promised).
-        if phone and not is_french_mobile(phone) and self.motif.location_type != LocationType.PHONE:
-            self.add_error("phone", NOT_A_FRENCH_MOBILE)
+        if phone and self.motif.location_type != LocationType.PHONE:
+            if not is_french_mobile(phone):
+                self.add_error("phone", NOT_A_FRENCH_MOBILE)
+            elif not can_text(phone, self.motif.organisation):
+                self.add_error("phone", INTERNATIONAL_ROUTE_OFF)
         return cleaned
 
     def save_contact(self, organisation):
@@ -109,7 +142,7 @@ class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
     def probe_contact(self):
         """An unsaved contact holding what the form would record, to say who gets what."""
         data = self.cleaned_data
-        return Contact(first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
+        return Contact(organisation=self.motif.organisation, first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
                        phone=data.get("phone") or "", email=data.get("email") or "",
                        sms_consent=self.sms_capable, email_consent=bool(data.get("email")))
 

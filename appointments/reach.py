@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .phones import is_french_mobile
+from .phones import can_text, is_french_mobile
 
 CITIZEN, AGENT = "citizen", "agent"
 
@@ -52,6 +52,8 @@ def reach(contact, audience=CITIZEN):
         if not is_french_mobile(contact.phone):
             result.notes.append(_("pas de SMS : le %(phone)s n'est pas un numéro de mobile français")
                                 % {"phone": _phone(contact)})
+        elif contact.organisation_id and not can_text(contact.phone, contact.organisation):
+            result.notes.append(_("pas de SMS : ce service n'envoie pas de SMS vers ce territoire (route internationale)"))
         elif not contact.sms_consent:
             result.notes.append(_("pas de SMS : ce numéro a demandé à ne plus recevoir de SMS") if audience == CITIZEN
                                 else _("pas de SMS : l'usager les a refusés ou s'est désinscrit"))

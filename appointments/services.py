@@ -5,7 +5,6 @@ invariants (no double booking, reminder time, sequence) hold and each domain eve
 exactly once.
 """
 
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone

@@ -175,9 +175,23 @@ def _overlaps(ranges, start, end):
     return False
 
 
+def within_booking_window(starts_at, zone, now=None):
+    """Is `starts_at` within what the public pages offer: from BOOKING_MIN_LEAD_MINUTES from now
+    to the last day of BOOKING_MAX_WEEKS_AHEAD weeks (local dates, as the slot page counts)?
+    Checked before any date arithmetic, so that year 9999 is refused, not an overflow."""
+    now = now or timezone.now()
+    if starts_at < now + timedelta(minutes=settings.BOOKING_MIN_LEAD_MINUTES):
+        return False
+    last_day = timezone.localdate(now, zone) + timedelta(weeks=settings.BOOKING_MAX_WEEKS_AHEAD)
+    return starts_at <= now + timedelta(weeks=settings.BOOKING_MAX_WEEKS_AHEAD + 1) and starts_at.astimezone(zone).date() <= last_day
+
+
 def find_slot(motif, starts_at, *, place=None, now=None, display_zone=None):
-    """The free Slot starting at `starts_at` (UTC), or None if it isn't offered now."""
+    """The free Slot starting at `starts_at` (UTC), or None if it isn't offered now: the same
+    rules as the slot page (lead time, weeks ahead, opening hours, still free)."""
     zone = place.zone if place is not None else display_zone or timezone.get_default_timezone()
+    if not within_booking_window(starts_at, zone, now):
+        return None
     day = starts_at.astimezone(zone).date()
     for _, slots in free_slots(motif, place=place, first_day=day, days=1, now=now, display_zone=display_zone):
         for slot in slots:

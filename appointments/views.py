@@ -26,6 +26,7 @@ from . import ratelimit, reach, services, slots
 from .models import (
     Agent,
     Appointment,
+    AppointmentStatus,
     BookedBy,
     ConsentSource,
     LocationType,
@@ -78,7 +79,8 @@ def _id_param(request, name, required=True):
     value = request.GET.get(name, "")
     if not value and not required:
         return None
-    if not value.isdigit() or len(value) > 18:
+    # ASCII digits only: str.isdigit() is also true of "²" or "٣", which int() refuses or reads.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise Http404
     return int(value)
 
@@ -222,6 +224,19 @@ def choose_slot(request):
     return render(request, "appointments/public/slots.html", context)
 
 
+def _outside_window(request, motif, place, now):
+    """A start the slot page never offers (too soon, too far ahead, year 9999): refused with the
+    rule, and this week's slots."""
+    first_day = timezone.localdate(now, _zone(motif, place))
+    context = _slots_context(request, motif, place, first_day, now)
+    context.update(
+        title=_("Ce créneau n'est pas proposé"), slot_outside_window=True,
+        min_lead_minutes=settings.BOOKING_MIN_LEAD_MINUTES, max_weeks=settings.BOOKING_MAX_WEEKS_AHEAD,
+        steps=_steps(4, _("Choisir un créneau"), _("Vos coordonnées")),
+    )
+    return render(request, "appointments/public/slots.html", context, status=400)
+
+
 def _slot_taken(request, motif, place, starts_at, now, taken=True):
     """The slot went to someone else (or has passed): say so plainly and show other slots."""
     zone = _zone(motif, place)
@@ -246,6 +261,8 @@ def contact_details(request):
         raise Http404
     now = timezone.now()
     zone = _zone(motif, place)
+    if not slots.within_booking_window(starts_at, zone, now):
+        return _outside_window(request, motif, place, now)
     slot = slots.find_slot(motif, starts_at, place=place, now=now, display_zone=zone)
     if slot is None:
         # Confirming: someone else took it meanwhile. Just arriving: it may also have passed.
@@ -271,10 +288,46 @@ def contact_details(request):
     return render(request, "appointments/public/contact.html", context)
 
 
+def _future_bookings(motif, now, **contact):
+    return Appointment.objects.filter(
+        motif__service_id=motif.service_id, status=AppointmentStatus.CONFIRMED, starts_at__gt=now,
+        **{f"contacts__{field}": value for field, value in contact.items()},
+    ).distinct().count()
+
+
+def _over_contact_cap(form, motif, now):
+    """At most PUBLIC_BOOKINGS_PER_CONTACT future appointments per phone number and per email
+    for one service: one person cannot hold a service's calendar."""
+    cap = settings.PUBLIC_BOOKINGS_PER_CONTACT
+    phone, email = form.cleaned_data.get("phone"), form.cleaned_data.get("email")
+    return (phone and _future_bookings(motif, now, phone=phone.as_e164) >= cap) or (
+        email and _future_bookings(motif, now, email__iexact=email) >= cap)
+
+
+def _surge_key(motif, slot):
+    """A motif's local week: what the surge cap counts public bookings in."""
+    day = slot.local_starts_at.date()
+    return f"{motif.pk}:{(day - timedelta(days=day.weekday())).isoformat()}"
+
+
 def _book(request, form, motif, place, slot, now):
     ratelimit.hit("book_ip", ratelimit.client_address(request))
     if form.cleaned_data.get("phone"):
         ratelimit.hit("book_phone", form.cleaned_data["phone"].as_e164)
+    if _over_contact_cap(form, motif, now):
+        form.add_error(None, _(
+            "Vous avez déjà %(count)s rendez-vous à venir pour ce service avec ce numéro ou cette adresse e-mail. "
+            "Pour en prendre un autre, annulez d'abord l'un d'eux depuis le lien reçu, ou contactez le service."
+        ) % {"count": settings.PUBLIC_BOOKINGS_PER_CONTACT})
+        return render(request, "appointments/public/contact.html", {
+            "title": _("Vos coordonnées"), "form": form, "motif": motif, "place": place, "slot": slot,
+            "zone": slot.zone, "location_type": motif.get_location_type_display(),
+            "back_url": reverse("booking_slots") + _query(motif, place, semaine=slot.local_starts_at.date().isoformat()),
+            "steps": _steps(5, _("Vos coordonnées"), _("Vérifier et confirmer")),
+        }, status=409)
+    # The surge defence: however many addresses a bot has, public bookings of one motif's week
+    # are capped per hour (the week's calendar cannot be emptied in minutes); agents still book.
+    ratelimit.hit("book_motif_week", _surge_key(motif, slot))
     agents = {agent.pk: agent for agent in Agent.objects.filter(pk__in=slot.agent_ids)}
     appointment = None
     try:
@@ -293,6 +346,7 @@ def _book(request, form, motif, place, slot, now):
                 raise services.SlotUnavailable()
     except services.SlotUnavailable:
         return _slot_taken(request, motif, place, slot.starts_at, timezone.now())
+    request.session.cycle_key()
     request.session[SESSION_BOOKED] = appointment.token
     _remember_verified(request, appointment.token)
     return redirect("booking_done")
@@ -301,8 +355,10 @@ def _book(request, form, motif, place, slot, now):
 @private
 @require_http_methods(["GET", "HEAD"])
 def booking_done(request):
-    """The confirmation: the appointment summed up as the confirmation email does."""
-    token = request.session.get(SESSION_BOOKED)
+    """The confirmation: the appointment summed up as the confirmation email does. Shown once:
+    on a shared computer (a France services desk) the next person opening this address sees
+    the booking page, not the previous citizen's appointment and its cancel button."""
+    token = request.session.pop(SESSION_BOOKED, None)
     appointment = _valid_appointment(token) if token else None
     if appointment is None:
         return redirect("booking_home")
@@ -361,10 +417,16 @@ def appointment_link(request, token):
     if not verified:
         contacts = list(appointment.contacts.all())
         if request.method == "POST":
-            ratelimit.hit("initials_ip", ratelimit.client_address(request))
-            ratelimit.hit("initials_token", token)
+            address = ratelimit.client_address(request)
+            ratelimit.hit("initials_ip", address)
+            # Per link *and* address: a stranger guessing from elsewhere never locks the owner
+            # out of their own link (the per-address limit bounds what each guesser tries).
+            ratelimit.hit("initials_token", f"{token}|{address}")
             form = InitialsForm(request.POST, contacts=contacts)
             if form.is_valid():
+                # A new session key once it unlocks personal details: a key planted before
+                # (session fixation) or seen on a shared computer is worth nothing now.
+                request.session.cycle_key()
                 _remember_verified(request, token)
                 return redirect("appointment_link", token=token)
         else:

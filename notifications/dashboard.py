@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from appointments.admin import scope
 from appointments.models import Channel
 
+from .limits import public_budget_state
 from .models import Notification, NotificationDashboard, Status
 
 DEFAULT_DAYS = 14
@@ -33,6 +34,7 @@ STATUS_COLOURS = {
     Status.BOUNCED: "#e4794a",
     Status.FAILED: "#ce0500",
     Status.CANCELLED: "#929292",
+    Status.LIMITED: "#6e445a",
 }
 CHART = {"width": 720, "height": 220, "left": 40, "bottom": 28, "top": 10}
 
@@ -135,5 +137,7 @@ class NotificationDashboardAdmin(admin.ModelAdmin):
             "table": [row for row in table if any(row["counts"])],
             "channel_labels": [label for _v, label in Channel.choices],
             "chart": CHART,
+            # A surge (or an attack) on the public pages shows here first: SMS being withheld.
+            "sms_budget": public_budget_state(),
         }
         return TemplateResponse(request, "admin/notifications/dashboard.html", context)

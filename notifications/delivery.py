@@ -46,6 +46,7 @@ from appointments.models import (
     Place,
 )
 
+from . import limits
 from .content import render_email, render_sms, sms_sender
 from .mail import classify
 from .models import Event, Notification, Status, StatusEvent
@@ -230,6 +231,12 @@ def deliver(notification_id, *, last_try=False, senders=None):
         finish(notification_id, Status.CANCELLED, error_message=reason, raw_event="cancelled")
         log.info("notification %s: cancelled (%s)", notification_id, reason)
         return "cancelled"
+    # Counted once per record (a retry after a transient error was counted by its first try).
+    if notification.contact_id and notification.attempts <= 1 and not limits.recipient_allows(notification.channel, notification.to):
+        finish(notification_id, Status.LIMITED, error_code=limits.RECIPIENT_CODE, error_message=str(limits.RECIPIENT_REASON),
+               raw_event="limited")
+        log.warning("notification %s: not sent, its recipient reached the daily %s limit", notification_id, notification.channel)
+        return "limited"
     try:
         message, segments = prepare(notification)
     except Exception as exc:

@@ -33,11 +33,14 @@ class Status(models.TextChoices):
     # message may or may not have gone out. An agent checks (and may resend); a late status
     # callback from the provider settles it on its own.
     UNCERTAIN = "uncertain", _("à vérifier")
+    # Never handed to a provider because a cap was reached (notifications/limits.py): the
+    # public SMS budget of the hour, or the recipient's daily limit. The reason is on the record.
+    LIMITED = "limited", _("non envoyé (plafond atteint)")
 
 
 IN_FLIGHT = (Status.PENDING, Status.SENDING)
 RESENDABLE = (Status.FAILED, Status.UNDELIVERED, Status.BOUNCED, Status.SOFT_BOUNCED, Status.UNCERTAIN,
-              Status.CANCELLED, Status.SENT, Status.DELIVERED)
+              Status.CANCELLED, Status.LIMITED, Status.SENT, Status.DELIVERED)
 
 
 class Notification(models.Model):

@@ -41,9 +41,10 @@ STAGE = {
     Status.BOUNCED: 5,
     Status.FAILED: 5,
     Status.CANCELLED: 6,
+    Status.LIMITED: 6,  # like cancelled: never handed to a provider, no report can revive it
 }
 FAILURES = (Status.UNDELIVERED, Status.BOUNCED, Status.FAILED)
-# What providers report; "sending", "pending", "uncertain" and "cancelled" are ours alone.
+# What providers report; "sending", "pending", "uncertain", "cancelled" and "limited" are ours alone.
 REPORTABLE = (Status.SENT, Status.SOFT_BOUNCED, Status.DELIVERED, *FAILURES)
 
 assert set(STAGE) == set(Status), "every status needs its stage in the delivery state machine"

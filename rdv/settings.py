@@ -4,6 +4,7 @@ Every variable is optional: the embedded defaults run the whole system on one ma
 only Python (SQLite, a filesystem Celery transport, SMS and email kept in a readable outbox).
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -145,6 +146,13 @@ if not 1 <= REMINDER_SWEEP_SECONDS <= 300:
 
 # --- Public pages (booking, appointment link) ----------------------------------------------
 
+# Citizens' sessions (what the public pages remember: the appointment just booked, the links
+# whose initials were given) end after this many seconds without use: public computers are
+# shared. Agents' sessions have their own length, set at login (ADMIN_SESSION_AGE).
+PUBLIC_SESSION_AGE = env.int("PUBLIC_SESSION_AGE", default=30 * 60)
+if not 60 <= PUBLIC_SESSION_AGE <= 24 * 3600:
+    raise ImproperlyConfigured("PUBLIC_SESSION_AGE must be between 60 and 86400 seconds.")
+SESSION_COOKIE_AGE = PUBLIC_SESSION_AGE
 # How long after its end an appointment's link keeps working; then it answers 404.
 LINK_VALID_DAYS_AFTER = env.int("LINK_VALID_DAYS_AFTER", default=30)
 # Citizens cannot book a slot starting sooner than this.
@@ -175,9 +183,25 @@ PUBLIC_RATE_LIMITS = {
     "cancel_ip": _rate("RATE_LIMIT_CANCEL_IP", "10/3600"),
     "initials_ip": _rate("RATE_LIMIT_INITIALS_IP", "10/900"),
     "initials_token": _rate("RATE_LIMIT_INITIALS_TOKEN", "5/900"),
+    # The surge defence: public bookings of one motif's week (any slot, any address) per hour.
+    "book_motif_week": _rate("RATE_LIMIT_BOOK_MOTIF_WEEK", "3/3600"),
 }
-# The request header holding the client address when behind a proxy (e.g. HTTP_X_REAL_IP);
-# empty: REMOTE_ADDR.
+# At most this many future appointments per phone number and per email address for one service
+# through the public pages.
+PUBLIC_BOOKINGS_PER_CONTACT = env.int("PUBLIC_BOOKINGS_PER_CONTACT", default=2)
+if PUBLIC_BOOKINGS_PER_CONTACT < 1:
+    raise ImproperlyConfigured("PUBLIC_BOOKINGS_PER_CONTACT must be at least 1.")
+# Our own reverse proxies (addresses or networks, comma-separated): only requests coming from
+# them have their forwarding headers read (appointments.ratelimit.client_address), from the
+# right of X-Forwarded-For. Empty (the default): no proxy, the client is REMOTE_ADDR.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    for _proxy in TRUSTED_PROXIES:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
+# Instead of X-Forwarded-For, a header that our trusted proxy overwrites with the one address
+# it saw (e.g. HTTP_X_REAL_IP); read only on requests from TRUSTED_PROXIES.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 # The rate limits' counters live in the cache: local memory by default, Redis in production
 # (CACHE_URL=redis://127.0.0.1:6379/1), shared by all web processes.
@@ -287,6 +311,18 @@ TWILIO_API_BASE_URL = env.url("TWILIO_API_BASE_URL", default="https://api.twilio
 
 # --- Notification delivery -------------------------------------------------------------------
 
+# Against SMS pumping and harassment (notifications/limits.py): the most SMS that unauthenticated
+# actions (public bookings, cancellations from the link page) may trigger per hour, all numbers
+# together (README, "Sizing the SMS budget"); the most SMS one number, and emails one address,
+# receive in a day, all events and contacts together. Counted in the cache (CACHE_URL: Redis).
+SMS_BUDGET_PUBLIC_PER_HOUR = env.int("SMS_BUDGET_PUBLIC_PER_HOUR", default=200)
+SMS_PER_NUMBER_PER_DAY = env.int("SMS_PER_NUMBER_PER_DAY", default=6)
+EMAIL_PER_ADDRESS_PER_DAY = env.int("EMAIL_PER_ADDRESS_PER_DAY", default=6)
+if SMS_BUDGET_PUBLIC_PER_HOUR < 0 or SMS_PER_NUMBER_PER_DAY < 1 or EMAIL_PER_ADDRESS_PER_DAY < 1:
+    raise ImproperlyConfigured(
+        "SMS_BUDGET_PUBLIC_PER_HOUR must be >= 0, SMS_PER_NUMBER_PER_DAY and EMAIL_PER_ADDRESS_PER_DAY >= 1."
+    )
+
 # Celery rate limits ("100/s", "20/m"), per worker process, per provider; empty = none.
 SMS_RATE_LIMIT = env.str("SMS_RATE_LIMIT", default="100/s") or None
 EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
@@ -347,8 +383,8 @@ AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 # Attempts and lockouts are kept in the database, for superusers in the admin (« Axes »), not
 # written to the logs with the usernames and addresses they concern.
 AXES_VERBOSE = False
-# The client address as the rest of the app takes it (CLIENT_IP_HEADER, set by our own proxy,
-# else REMOTE_ADDR), never X-Forwarded-For as the client wrote it.
+# The client address as the rest of the app takes it (the right-most X-Forwarded-For entry not
+# added by TRUSTED_PROXIES, else REMOTE_ADDR), never a forwarding header as the client wrote it.
 AXES_CLIENT_IP_CALLABLE = "appointments.ratelimit.client_address"
 # An agent's login lasts a working day, then the admin asks for the password again (Django's
 # default session is two weeks). Set at login (appointments/logins.py), so that the citizens'

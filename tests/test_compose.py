@@ -40,8 +40,8 @@ def services(compose):
     return compose["services"]
 
 
-def test_the_stack_has_the_contract_processes_and_their_servers(services):
-    assert set(services) == {"postgres", "redis", "migrate", *APP_SERVICES}
+def test_the_stack_has_the_contract_processes_their_servers_and_the_proxy(services):
+    assert set(services) == {"postgres", "redis", "migrate", "proxy", *APP_SERVICES}
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -85,7 +85,7 @@ def test_each_process_has_a_health_check_that_exists(services, name):
     assert check["retries"] >= 1 and check["interval"] and check["timeout"]
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis", *APP_SERVICES])
+@pytest.mark.parametrize("name", ["postgres", "redis", "proxy", *APP_SERVICES])
 def test_long_running_services_restart_after_a_crash(services, name):
     assert services[name]["restart"] in ("unless-stopped", "always")
 
@@ -153,3 +153,51 @@ def test_env_example_leaves_the_secrets_empty():
     for secret in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "EMAIL_HOST_PASSWORD", "FLOWER_BASIC_AUTH"):
         assert values[secret] == "", secret
     assert values["DEBUG"] == "false"
+
+
+# --- The reverse proxy in front of gunicorn (issue 10, item 2) ------------------------------------
+
+
+def test_gunicorn_is_not_published_only_the_proxy_is(services):
+    assert "ports" not in services["web"]
+    assert services["web"]["expose"] == ["8000"]
+    published = {port.rsplit(":", 1)[-1] for port in services["proxy"]["ports"]}
+    assert published == {"80", "443"}
+    # Nothing else publishes the web port either.
+    for name, service in services.items():
+        assert not any(str(port).endswith(":8000") for port in service.get("ports", [])), name
+
+
+def test_the_proxy_is_nginx_with_our_config_and_a_health_check(services):
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in proxy["volumes"]}
+    assert mounts["/etc/nginx/conf.d/default.conf"] == "./deploy/nginx.conf"
+    assert (BASE_DIR / "deploy" / "nginx.conf").exists()
+    assert (BASE_DIR / "deploy" / "certs").is_dir()
+    assert "/healthz" in " ".join(proxy["healthcheck"]["test"])
+    assert proxy["depends_on"] == ["web"]
+
+
+def test_the_proxy_overwrites_the_forwarding_headers_it_passes_on():
+    config = (BASE_DIR / "deploy" / "nginx.conf").read_text()
+    code = "\n".join(line.split("#", 1)[0] for line in config.splitlines())
+    assert "proxy_pass http://rdv_web;" in code and "server web:8000;" in code
+    # Every location that passes requests on sets both headers to the address nginx saw, never
+    # appends to what the client wrote.
+    locations = code.count("proxy_pass ")
+    assert code.count("proxy_set_header X-Forwarded-For $remote_addr;") == locations
+    assert code.count("proxy_set_header X-Real-IP $remote_addr;") == locations
+    assert "$proxy_add_x_forwarded_for" not in code
+    assert "$http_x_forwarded_for" not in code and "$http_x_real_ip" not in code
+
+
+def test_the_app_trusts_exactly_the_proxy_address(compose, services):
+    address = services["proxy"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    import ipaddress
+
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    for name in ["migrate", *APP_SERVICES]:
+        assert services[name]["environment"]["TRUSTED_PROXIES"] == address, name
+        assert services[name]["environment"]["FORWARDED_ALLOW_IPS"] == address, name

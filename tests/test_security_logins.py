@@ -77,7 +77,7 @@ def test_spoofed_forwarding_headers_do_not_escape_the_address_count(agents):
     assert response.status_code == 429
 
 
-@override_settings(CLIENT_IP_HEADER="HTTP_X_REAL_IP")
+@override_settings(CLIENT_IP_HEADER="HTTP_X_REAL_IP", TRUSTED_PROXIES=["127.0.0.1"])
 def test_behind_the_proxy_axes_counts_the_address_the_proxy_gives(agents):
     # The proxy overwrites X-Real-IP: two clients behind it are two addresses, as for the
     # public pages' rate limits (appointments.ratelimit.client_address).
