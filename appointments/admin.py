@@ -356,6 +356,7 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
     class Media:
         css = {"all": ["appointments/agenda.css"]}
+        js = ["appointments/autocomplete_label.js"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
@@ -376,8 +377,13 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             def __init__(self, *args, **kw):
                 super().__init__(*args, agents_queryset=agents, contacts_queryset=contacts, **kw)
                 field = self.fields["participating_contacts"]
-                field.widget = contacts_widget
-                field.queryset = contacts  # binds the new widget's choices
+                if obj is not None:
+                    # Contacts stay as booked (the field is disabled): a plain list of them,
+                    # without the autocomplete's search box, which has nothing to search.
+                    field.queryset = obj.contacts.all()
+                else:
+                    field.widget = contacts_widget
+                    field.queryset = contacts  # binds the new widget's choices
                 if proposed and not self.is_bound:
                     # A free slot picked under "Déplacer": the form shows it, saving moves.
                     self.initial.update(date=proposed[0], time=proposed[1])
