@@ -14,7 +14,14 @@ $(STAMP): requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# axe-core for the accessibility browser tests, from the committed lockfile (a fresh clone works).
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund
+	touch $(AXE)
+
+install: $(STAMP) $(AXE)
 
 # Development mode, said explicitly: the settings are production ones (DEBUG=false, no dev
 # SECRET_KEY, no dev Flower login) unless DEBUG=true.
@@ -23,7 +30,7 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m rdv.devrun
 
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)

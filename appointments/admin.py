@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import agenda_admin, dates, reach, services, slots
 from .consent import AGENT
-from .forms import AppointmentAdminForm, ContactAdminForm
+from .forms import AppointmentAdminForm, ContactAdminForm, OpeningHoursAdminForm
 from .models import (
     Agent, Appointment, AppointmentStatus, BookedBy, CANCELLED_STATUSES, ConsentRecord, Contact, Motif,
     OpeningHours, Organisation, Place, Service,
@@ -141,23 +141,102 @@ class MotifAdmin(OrganisationScopedAdmin):
 
 @admin.register(Agent)
 class AgentAdmin(OrganisationScopedAdmin):
+    """Agents see their colleagues read-only and may change one thing on their own record:
+    which appointment emails they receive (the email agents get tells them to set it here).
+    Who may change everything else is whoever holds the model's change permission."""
+
     organisation_field = "organisations"
     list_display = ["__str__", "notification_level"]
     filter_horizontal = ["organisations", "services"]
     search_fields = ["user__first_name", "user__last_name", "user__email"]
+    own_fields = ["name", "email", "organisations_list", "services_list", "notification_level"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).distinct()
+        return super().get_queryset(request).select_related("user").distinct()
 
     def _check_organisation(self, request, obj):
         pass  # checked on the many-to-many choices, which are scoped
 
+    def edits_only_own_level(self, request):
+        """True for an agent without the model's change permission: their own level only."""
+        return not super().has_change_permission(request)
+
+    def is_own(self, request, obj):
+        agent = agent_of(request)
+        return obj is not None and agent is not None and obj.pk == agent.pk
+
+    def has_change_permission(self, request, obj=None):
+        if super().has_change_permission(request, obj):
+            return True
+        # Object-level: the change form of their own record, nothing else (the list stays
+        # read-only, and POSTing to a colleague's record is refused by Django with a 403).
+        return self.is_own(request, obj) and self.has_view_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        if self.edits_only_own_level(request):
+            return self.own_fields
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.edits_only_own_level(request):
+            readonly = ["name", "email", "organisations_list", "services_list"]
+            # A colleague's record: everything read-only, their level included.
+            return readonly if self.is_own(request, obj) else [*readonly, "notification_level"]
+        return super().get_readonly_fields(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if self.edits_only_own_level(request):
+            # Only this field is ever bound from the POST, whatever else is sent.
+            kwargs["fields"] = ["notification_level"] if self.is_own(request, obj) else []
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if self.edits_only_own_level(request):
+            if not self.is_own(request, obj):
+                raise PermissionDenied
+            obj.save(update_fields=["notification_level"])
+            return
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if not self.edits_only_own_level(request):
+            super().save_related(request, form, formsets, change)
+
+    def response_change(self, request, obj):
+        if self.edits_only_own_level(request) and "_continue" not in request.POST:
+            # Without the change permission the list is read-only: stay on the own page.
+            self.message_user(request, _("Vos préférences sont enregistrées."), messages.SUCCESS)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    @admin.display(description=_("nom"))
+    def name(self, obj):
+        return str(obj)
+
+    @admin.display(description=_("adresse e-mail"))
+    def email(self, obj):
+        return obj.user.email
+
+    @admin.display(description=_("organisations"))
+    def organisations_list(self, obj):
+        return ", ".join(str(o) for o in obj.organisations.all()) or "—"
+
+    @admin.display(description=_("services"))
+    def services_list(self, obj):
+        return ", ".join(str(s) for s in obj.services.all()) or "—"
+
 
 @admin.register(OpeningHours)
 class OpeningHoursAdmin(OrganisationScopedAdmin):
-    list_display = ["agent", "place", "start_time", "end_time", "weekdays", "valid_from", "valid_until"]
+    form = OpeningHoursAdminForm
+    list_display = ["agent", "place", "start_time", "end_time", "days", "valid_from", "valid_until"]
     list_filter = [("place", OwnOrganisationsFilter), ("agent", OwnOrganisationsFilter)]
+    list_select_related = ["agent__user", "place"]
     filter_horizontal = ["motifs"]
+
+    @admin.display(description=_("jours"))
+    def days(self, obj):
+        return obj.weekday_names()
 
 
 class ConsentRecordInline(admin.TabularInline):
@@ -277,6 +356,7 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
     class Media:
         css = {"all": ["appointments/agenda.css"]}
+        js = ["appointments/autocomplete_label.js"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
@@ -297,8 +377,13 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             def __init__(self, *args, **kw):
                 super().__init__(*args, agents_queryset=agents, contacts_queryset=contacts, **kw)
                 field = self.fields["participating_contacts"]
-                field.widget = contacts_widget
-                field.queryset = contacts  # binds the new widget's choices
+                if obj is not None:
+                    # Contacts stay as booked (the field is disabled): a plain list of them,
+                    # without the autocomplete's search box, which has nothing to search.
+                    field.queryset = obj.contacts.all()
+                else:
+                    field.widget = contacts_widget
+                    field.queryset = contacts  # binds the new widget's choices
                 if proposed and not self.is_bound:
                     # A free slot picked under "Déplacer": the form shows it, saving moves.
                     self.initial.update(date=proposed[0], time=proposed[1])

@@ -16,6 +16,8 @@ from .models import (
     Channel,
     ConsentSource,
     Contact,
+    OpeningHours,
+    WEEKDAYS,
     end_of,
 )
 from . import dates, reach, slots
@@ -76,6 +78,20 @@ class ContactAdminForm(forms.ModelForm):
         for channel in (Channel.SMS, Channel.EMAIL):
             if self.wanted(channel) and not self.consent_before[channel]:
                 contact.record_consent(channel, True, source=ConsentSource.AGENT, agent=agent)
+
+
+class OpeningHoursAdminForm(forms.ModelForm):
+    """Opening hours with the weekdays as French checkboxes (the model stores [0, 1, 2, 3, 4])."""
+
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Jours de la semaine"), choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Cochez au moins un jour de la semaine."),
+                        "invalid_choice": _("« %(value)s » n'est pas un jour de la semaine.")},
+    )
+
+    class Meta:
+        model = OpeningHours
+        fields = ["agent", "place", "motifs", "weekdays", "start_time", "end_time", "valid_from", "valid_until"]
 
 
 class AppointmentAdminForm(forms.ModelForm):

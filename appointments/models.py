@@ -123,6 +123,7 @@ class Place(models.Model):
 
     class Meta:
         verbose_name = _("lieu")
+        verbose_name_plural = _("lieux")
         ordering = ["organisation__name", "name"]
         constraints = [
             models.UniqueConstraint(fields=["organisation", "name"], name="place_unique_name_per_organisation")
@@ -182,7 +183,8 @@ class NotificationLevel(models.TextChoices):
 
 
 class Agent(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent",
+                                verbose_name=_("compte utilisateur"))
     organisations = models.ManyToManyField(Organisation, related_name="agents", verbose_name=_("organisations"))
     services = models.ManyToManyField(Service, related_name="agents", blank=True, verbose_name=_("services"))
     notification_level = models.CharField(
@@ -191,6 +193,7 @@ class Agent(models.Model):
 
     class Meta:
         verbose_name = _("agent")
+        verbose_name_plural = _("agents")
         ordering = ["user__last_name", "user__first_name"]
 
     def __str__(self):
@@ -304,7 +307,7 @@ class Contact(models.Model):
 class ConsentRecord(models.Model):
     """Append-only log of consent: what was agreed or withdrawn, when, how and by whom."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_records")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_records", verbose_name=_("usager"))
     channel = models.CharField(_("canal"), max_length=8, choices=Channel.choices)
     granted = models.BooleanField(_("accordé"))
     recorded_at = models.DateTimeField(_("date"), default=timezone.now)
@@ -370,14 +373,15 @@ class Appointment(models.Model):
     agents = models.ManyToManyField(Agent, through="AppointmentAgent", related_name="appointments", verbose_name=_("agents"))
     contacts = models.ManyToManyField(Contact, through="Participation", related_name="appointments", verbose_name=_("usagers"))
     booked_by = models.CharField(_("pris par"), max_length=8, choices=BookedBy.choices, default=BookedBy.AGENT, editable=False)
-    booked_by_agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False)
+    booked_by_agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False,
+                                        verbose_name=_("réservé par"))
     booked_at = models.DateTimeField(_("pris le"), default=timezone.now, editable=False)
     # Grows with each change or cancellation: the iCalendar SEQUENCE, and what tells one
     # change notification from the next.
-    sequence = models.PositiveIntegerField(default=0, editable=False)
+    sequence = models.PositiveIntegerField(_("nombre de modifications"), default=0, editable=False)
     # When the reminder is due; NULL once it is claimed, or when there is none to send.
-    reminder_due_at = models.DateTimeField(null=True, blank=True, editable=False)
-    token = models.CharField(max_length=16, unique=True, default=new_token, editable=False)
+    reminder_due_at = models.DateTimeField(_("rappel prévu le"), null=True, blank=True, editable=False)
+    token = models.CharField(_("clé du lien de l'usager"), max_length=16, unique=True, default=new_token, editable=False)
 
     class Meta:
         verbose_name = _("rendez-vous")
@@ -500,11 +504,12 @@ class AppointmentAgent(models.Model):
     database itself can refuse overlapping confirmed appointments for one agent
     (an exclusion constraint on PostgreSQL, see migration 0002)."""
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="agent_slots")
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="slots")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    active = models.BooleanField(default=True)
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="agent_slots",
+                                    verbose_name=_("rendez-vous"))
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="slots", verbose_name=_("agent"))
+    starts_at = models.DateTimeField(_("début"))
+    ends_at = models.DateTimeField(_("fin"))
+    active = models.BooleanField(_("confirmé"), default=True)
 
     class Meta:
         verbose_name = _("agent du rendez-vous")
@@ -523,15 +528,22 @@ class AppointmentAgent(models.Model):
 
 
 class Participation(models.Model):
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="participations")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="participations")
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="participations",
+                                    verbose_name=_("rendez-vous"))
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="participations", verbose_name=_("usager"))
 
     class Meta:
-        verbose_name = _("participant")
+        verbose_name = _("usager du rendez-vous")
+        verbose_name_plural = _("usagers du rendez-vous")
         constraints = [models.UniqueConstraint(fields=["appointment", "contact"], name="participation_unique")]
 
     def __str__(self):
         return str(self.contact)
+
+
+# Python's weekday numbers, as OpeningHours.weekdays stores them, with the names agents tick.
+WEEKDAYS = [(0, _("lundi")), (1, _("mardi")), (2, _("mercredi")), (3, _("jeudi")), (4, _("vendredi")),
+            (5, _("samedi")), (6, _("dimanche"))]
 
 
 class OpeningHours(models.Model):
@@ -541,7 +553,7 @@ class OpeningHours(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="opening_hours", verbose_name=_("agent"))
     place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="opening_hours", verbose_name=_("lieu"))
     motifs = models.ManyToManyField(Motif, related_name="opening_hours", verbose_name=_("motifs"))
-    weekdays = models.JSONField(_("jours de la semaine"), default=list, help_text=_("0 = lundi … 6 = dimanche"))
+    weekdays = models.JSONField(_("jours de la semaine"), default=list)
     start_time = models.TimeField(_("de"))
     end_time = models.TimeField(_("à"))
     valid_from = models.DateField(_("à partir du"))
@@ -551,10 +563,15 @@ class OpeningHours(models.Model):
         verbose_name = _("plage d'ouverture")
         verbose_name_plural = _("plages d'ouverture")
         constraints = [
-            models.CheckConstraint(condition=Q(end_time__gt=models.F("start_time")), name="opening_hours_end_after_start"),
+            # French messages: the admin's forms validate constraints and show them to agents.
+            models.CheckConstraint(
+                condition=Q(end_time__gt=models.F("start_time")), name="opening_hours_end_after_start",
+                violation_error_message=_("L'heure de fin doit être après l'heure de début."),
+            ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
                 name="opening_hours_valid_range",
+                violation_error_message=_("La date de fin de validité doit être le jour de début ou après."),
             ),
         ]
 
@@ -565,7 +582,12 @@ class OpeningHours(models.Model):
         if not isinstance(self.weekdays, list) or not self.weekdays or any(
             not isinstance(day, int) or not 0 <= day <= 6 for day in self.weekdays
         ):
-            raise ValidationError({"weekdays": _("Indiquez des jours entre 0 (lundi) et 6 (dimanche).")})
+            raise ValidationError({"weekdays": _("Cochez au moins un jour de la semaine.")})
+
+    def weekday_names(self):
+        """"lundi, mardi, jeudi": the days as agents read them (the list shows this, not [0, 1, 3])."""
+        names = dict(WEEKDAYS)
+        return ", ".join(str(names[day]) for day in sorted(self.weekdays) if day in names)
 
     def save(self, *args, **kwargs):
         self.organisation_id = self.place.organisation_id
