@@ -27,6 +27,9 @@ TARGETS = {
     "link_vs_bare": ("≥ 0.10", lambda v: v >= 0.1),
     "callbacks_vs_sms_rate": ("≥ 2", lambda v: v >= 2),
 }
+# The public pages of bench/pages.py, as the table names them.
+PAGE_LABELS = (("home", "home"), ("service", "service"), ("motif", "motif"), ("place", "place"), ("slots", "slot"),
+               ("link", "link"))
 
 
 def main():
@@ -106,12 +109,10 @@ def print_table(results):
         ("sweep 1M / 10k", results.get("sweep_1m_over_10k"), *TARGETS["sweep_1m_over_10k"]),
         ("seed 1M appointments, from 100k (s)", results.get("seed_1000000_s"), "", None),
         ("bare Django view, req/s", results.get("pages_bare_rps"), "baseline", None),
-        ("slot page, req/s", _get(results, "pages_slots", "rps"), "", None),
-        ("link page, req/s", _get(results, "pages_link", "rps"), "", None),
-        ("slowest page / bare", results.get("pages_vs_bare"), *TARGETS["pages_vs_bare"]),
+        *[(f"{label} page, req/s", _get(results, f"pages_{name}", "rps"), "", None) for name, label in PAGE_LABELS],
+        ("slot page / bare", results.get("pages_vs_bare"), *TARGETS["pages_vs_bare"]),
         ("link page / bare", results.get("link_vs_bare"), *TARGETS["link_vs_bare"]),
-        ("slot page p50 / p95 (ms)", _pair(results, "pages_slots"), "", None),
-        ("link page p50 / p95 (ms)", _pair(results, "pages_link"), "", None),
+        *[(f"{label} page p50 / p95 (ms)", _pair(results, f"pages_{name}"), "", None) for name, label in PAGE_LABELS],
         ("pages p95, worst (ms)", results.get("pages_p95_ms"), *TARGETS["pages_p95_ms"]),
         ("status callbacks / s over SMS / s", results.get("callbacks_vs_sms_rate"), *TARGETS["callbacks_vs_sms_rate"]),
     ]
