@@ -1,11 +1,14 @@
 """Forms of the citizens' public pages (DSFR look through django-dsfr's DsfrBaseForm)."""
 
 import unicodedata
+from functools import cache
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
-from dsfr.forms import DsfrBaseForm
+from dsfr.forms import DsfrBaseForm, DsfrDjangoTemplates
 from phonenumber_field.formfields import PhoneNumberField
 
 from .consent import consent_text
@@ -13,6 +16,15 @@ from .models import Channel, ConsentSource, Contact, LocationType
 from .phones import NOT_A_FRENCH_MOBILE, is_french_mobile
 
 HONEYPOT_FIELD = "site_web"
+
+
+class PublicForm(DsfrBaseForm):
+    """DsfrBaseForm with one form renderer per process. django-dsfr's default_renderer is the
+    renderer *class*, which Django instantiates for every form: a new template engine each
+    time, every field template parsed again (about 4 ms per page). One instance keeps its
+    engine and its cached template loader."""
+
+    default_renderer = DsfrDjangoTemplates()
 
 
 class HoneypotMixin:
@@ -30,7 +42,7 @@ class HoneypotMixin:
             raise ValidationError(_("Votre demande n'a pas pu être traitée. Merci de réessayer."), code="honeypot")
 
 
-class ContactDetailsForm(HoneypotMixin, DsfrBaseForm):
+class ContactDetailsForm(HoneypotMixin, PublicForm):
     first_name = forms.CharField(label=_("Prénom"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
     last_name = forms.CharField(label=_("Nom"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
     phone = PhoneNumberField(
@@ -121,7 +133,7 @@ def _initial_letter(value):
     return letters[0].upper() if letters else ""
 
 
-class InitialsForm(HoneypotMixin, DsfrBaseForm):
+class InitialsForm(HoneypotMixin, PublicForm):
     first_initial = forms.CharField(
         label=_("Première lettre du prénom"), max_length=1, min_length=1,
         widget=forms.TextInput(attrs={"autocomplete": "off", "size": "2", "autocapitalize": "characters"}),
@@ -150,7 +162,19 @@ class InitialsForm(HoneypotMixin, DsfrBaseForm):
         return cleaned
 
 
-class CancelForm(HoneypotMixin, DsfrBaseForm):
+def blank_initials_form_html():
+    """The empty initials form as HTML: the same for every link and every visitor (the CSRF
+    token is outside it), rendered once per process and language rather than on each of the
+    thousands of visits an SMS campaign brings."""
+    return _blank_initials_form_html(get_language())
+
+
+@cache
+def _blank_initials_form_html(language):
+    return render_to_string("appointments/public/_form.html", {"form": InitialsForm()})
+
+
+class CancelForm(HoneypotMixin, PublicForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_honeypot()
@@ -161,7 +185,7 @@ class CancelForm(HoneypotMixin, DsfrBaseForm):
         return cleaned
 
 
-class UnsubscribeForm(HoneypotMixin, DsfrBaseForm):
+class UnsubscribeForm(HoneypotMixin, PublicForm):
     """"Ne plus recevoir de SMS / d'e-mails" on the appointment's link page."""
 
     channel = forms.ChoiceField(choices=Channel.choices, widget=forms.HiddenInput)
