@@ -17,7 +17,7 @@ through versions that a committed change replaces:
   (services._save_guarded and services.cancel call `calendars_changed`).
 
 A version is a random token; "replacing" it is deleting it, and the next reader creates a new
-one (cache.add). An entry (`pages:<page>`) holds the tokens it was rendered under and is served
+one (cache.add). An entry (`pages:<language>:<page>`) holds the tokens it was rendered under and is served
 only while they are the current ones; the tokens and the entry come in one round trip. A
 reader takes the tokens *before* reading the database, so a page rendered from data older
 than a commit carries a token that the commit has already replaced, or is about to: it is
@@ -41,6 +41,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils.translation import get_language
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def cached_page(page_key):
             if spec is None:
                 return view(request, *args, **kwargs)
             name, version_keys = spec
-            entry_key = "pages:" + name
+            entry_key = f"pages:{get_language()}:{name}"
             try:
                 tokens, entry = _read(version_keys, entry_key)
             except Exception:  # the cache server being down must not take the pages down

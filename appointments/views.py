@@ -382,8 +382,10 @@ def _valid_appointment(token, *, details=True):
             "token", "starts_at", "ends_at", "status", "location_type",
             "place__time_zone", "place__organisation__time_zone", "organisation__time_zone",
         )
-    appointment = appointments.first()
-    if appointment is None:
+    try:
+        # get(), not first(): the token is unique, and first() would add an ORDER BY.
+        appointment = appointments.get()
+    except Appointment.DoesNotExist:
         return None
     if timezone.now() > appointment.ends_at + timedelta(days=settings.LINK_VALID_DAYS_AFTER):
         return None
