@@ -97,11 +97,10 @@ def cached_page(page_key):
                 return view(request, *args, **kwargs)
             if entry is not None and entry[0] == tokens:
                 return HttpResponse(entry[1])
-            # The copy is served to everyone: no per-request CSP nonce in it (the pages have no
-            # inline script, and the DSFR's files come from our origin, which 'self' allows).
-            request.csp_nonce = ""
-            # Read after the versions: a commit between the two leaves this render under a
-            # version it has replaced (or is about to), where nobody will read it.
+            # Rendered after reading the versions: a commit between the two leaves this copy
+            # under a version it has replaced (or is about to), never served. The copy is
+            # served to everyone: these pages hold no per-request value (no form, no CSRF
+            # token, no CSP nonce: the public base template uses none).
             response = view(request, *args, **kwargs)
             if tokens is not None and response.status_code == 200 and not response.streaming and not response.cookies:
                 try:
