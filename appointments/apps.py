@@ -7,4 +7,6 @@ class AppointmentsConfig(AppConfig):
     verbose_name = _("Rendez-vous")
 
     def ready(self):
-        from . import checks, logins  # noqa: F401  (registers the deployment checks, the login receiver)
+        from . import checks, logins, page_cache  # noqa: F401  (registers the deployment checks, the login receiver)
+
+        page_cache.connect_signals()

@@ -4,8 +4,11 @@ Django's `date` filter converts to the current time zone; these don't: a datetim
 in the place's zone stays there ("mardi 12 mars 2026 à 14h30").
 """
 
+from datetime import datetime
+from functools import lru_cache
+
 from django.utils import dateformat
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import get_language, gettext as _, ngettext
 
 
 def local(value, zone=None):
@@ -14,14 +17,21 @@ def local(value, zone=None):
 
 def french_date(value, zone=None):
     value = local(value, zone)
-    if value.day == 1:  # "le 1er mars", as French writes it
-        return dateformat.format(value, r"l j\e\r F Y")
-    return dateformat.format(value, "l j F Y")
+    # A week of slots writes the same few days dozens of times: each day is formatted once.
+    return _french_day(value.date() if isinstance(value, datetime) else value, get_language())
+
+
+@lru_cache(maxsize=4096)
+def _french_day(day, language):
+    if day.day == 1:  # "le 1er mars", as French writes it
+        return dateformat.format(day, r"l j\e\r F Y")
+    return dateformat.format(day, "l j F Y")
 
 
 def french_time(value, zone=None):
-    """"9h05", "14h30"."""
-    return dateformat.format(local(value, zone), r"G\hi")
+    """"9h05", "14h30" (Django's format "G\\hi", written out: it runs for every slot shown)."""
+    value = local(value, zone)
+    return f"{value.hour}h{value.minute:02d}"
 
 
 def french_datetime(value, zone=None):

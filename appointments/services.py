@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import signals
+from . import page_cache, signals
 from .models import Agent, Appointment, AppointmentAgent, AppointmentStatus, BookedBy, Participation, end_of
 
 # Fields whose change the citizen must be told about.
@@ -49,6 +49,8 @@ def _save_guarded(appointment, agent_ids):
             for agent_id in agent_ids:
                 if agent_id not in existing:
                     AppointmentAgent(appointment=appointment, agent_id=agent_id).save()
+            # Agents taken off the appointment are free again, the others busy at the new time.
+            page_cache.calendars_changed(existing | set(agent_ids))
     except IntegrityError as exc:
         if "no_agent_double_booking" in str(exc):
             raise SlotUnavailable() from exc
@@ -144,5 +146,6 @@ def cancel(appointment, *, actor, agent=None, reason="", now=None):
     appointment.reminder_due_at = None
     appointment.save(update_fields=["status", "cancellation_reason", "cancelled_at", "sequence", "reminder_due_at", "ends_at"])
     appointment.sync_agent_slots()
+    page_cache.calendars_changed(appointment.agent_slots.values_list("agent_id", flat=True))
     signals.appointment_cancelled.send(sender=Appointment, appointment=appointment, actor=actor, agent=agent)
     return appointment

@@ -22,7 +22,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from . import ratelimit, reach, services, slots
+from . import page_cache, ratelimit, reach, services, slots
 from .models import (
     Agent,
     Appointment,
@@ -34,7 +34,7 @@ from .models import (
     Place,
     Service,
 )
-from .public_forms import CancelForm, ContactDetailsForm, InitialsForm, UnsubscribeForm
+from .public_forms import CancelForm, ContactDetailsForm, InitialsForm, UnsubscribeForm, blank_initials_form_html
 from .zones import zone_for
 
 BOOKING_STEPS = 6
@@ -79,10 +79,48 @@ def _id_param(request, name, required=True):
     value = request.GET.get(name, "")
     if not value and not required:
         return None
-    # ASCII digits only: str.isdigit() is also true of "²" or "٣", which int() refuses or reads.
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+    if not _is_id(value):
         raise Http404
     return int(value)
+
+
+def _is_id(value):
+    # isascii: "²" is a digit to str.isdigit, not to int().
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
+# --- Cache keys of the pages every citizen sees alike (appointments/page_cache.py) ----------------
+# Built from the raw parameters, without a query: None when they are not plain ids (the view
+# then answers, usually 404, uncached). Ids are written canonically ("007" is "7"), as the
+# versions replaced on a change name them.
+
+
+def _canonical_id(request, name):
+    value = request.GET.get(name, "")
+    return str(int(value)) if _is_id(value) else None
+
+
+def _home_key(request):
+    return "home", [page_cache.CATALOGUE]
+
+
+def _motifs_key(request):
+    service = _canonical_id(request, "service")
+    return None if service is None else (f"motifs:{service}", [page_cache.CATALOGUE])
+
+
+def _places_key(request):
+    motif = _canonical_id(request, "motif")
+    return None if motif is None else (f"places:{motif}", [page_cache.CATALOGUE])
+
+
+def _slots_key(request):
+    motif = _canonical_id(request, "motif")
+    place = _canonical_id(request, "lieu") if request.GET.get("lieu") else "0"
+    week = request.GET.get("semaine", "")
+    if motif is None or place is None or len(week) > 10 or not set(week) <= set("0123456789-"):
+        return None
+    return f"slots:{motif}:{place}:{week}", [page_cache.CATALOGUE, page_cache.slot_version_key(motif, place)]
 
 
 def _public_motif(request):
@@ -130,6 +168,7 @@ def _steps(current, title, next_title=""):
 
 @private
 @require_http_methods(["GET", "HEAD"])
+@page_cache.cached_page(_home_key)
 def home(request):
     """Step 1: the services that citizens can book online, by organisation."""
     services_list = (
@@ -144,6 +183,7 @@ def home(request):
 
 @private
 @require_http_methods(["GET", "HEAD"])
+@page_cache.cached_page(_motifs_key)
 def choose_motif(request):
     service = Service.objects.select_related("organisation").filter(pk=_id_param(request, "service")).first()
     if service is None:
@@ -159,6 +199,7 @@ def choose_motif(request):
 
 @private
 @require_http_methods(["GET", "HEAD"])
+@page_cache.cached_page(_places_key)
 def choose_place(request):
     motif = _public_motif(request)
     if motif.location_type != LocationType.ON_SITE:
@@ -213,9 +254,15 @@ def _slots_context(request, motif, place, first_day, now):
 
 @private
 @require_http_methods(["GET", "HEAD"])
+@page_cache.cached_page(_slots_key)
 def choose_slot(request):
     """Step 4: the free slots of a week, day by day, in the place's local time."""
     motif = _public_motif(request)
+    if motif.location_type != LocationType.ON_SITE and "lieu" in request.GET:
+        # No place to choose for this motif: one address for its page (and its cache entry,
+        # whose version is the motif's without a place).
+        week = {"semaine": request.GET["semaine"]} if request.GET.get("semaine") else {}
+        return redirect(reverse("booking_slots") + _query(motif, None, **week))
     place = _place_for(request, motif)
     now = timezone.now()
     first_day = _week_start(request, timezone.localdate(now, _zone(motif, place)))
@@ -373,23 +420,33 @@ def booking_done(request):
 # --- The appointment link page ------------------------------------------------------------------
 
 
-def _valid_appointment(token):
-    """The appointment of a well-formed, known token still within its validity, else None."""
+def _valid_appointment(token, *, details=True):
+    """The appointment of a well-formed, known token still within its validity, else None.
+
+    Without `details`, only what the link page shows before the initials (date and time in the
+    right zone, kind, status): the page an SMS opens, often by thousands at once."""
     if not token or not TOKEN_PATTERN.fullmatch(token):
         return None
-    appointment = (
-        Appointment.objects.select_related("motif__service", "place__organisation", "organisation")
-        .filter(token=token).first()
-    )
-    if appointment is None:
+    appointments = Appointment.objects.filter(token=token)
+    if details:
+        appointments = appointments.select_related("motif__service", "place__organisation", "organisation")
+    else:
+        appointments = appointments.select_related("place__organisation", "organisation").only(
+            "token", "starts_at", "ends_at", "status", "location_type",
+            "place__time_zone", "place__organisation__time_zone", "organisation__time_zone",
+        )
+    try:
+        # get(), not first(): the token is unique, and first() would add an ORDER BY.
+        appointment = appointments.get()
+    except Appointment.DoesNotExist:
         return None
     if timezone.now() > appointment.ends_at + timedelta(days=settings.LINK_VALID_DAYS_AFTER):
         return None
     return appointment
 
 
-def _appointment_or_404(token):
-    appointment = _valid_appointment(token)
+def _appointment_or_404(token, *, details=True):
+    appointment = _valid_appointment(token, details=details)
     if appointment is None:
         raise Http404
     return appointment
@@ -411,18 +468,17 @@ def _remember_verified(request, token):
 @require_http_methods(["GET", "HEAD", "POST"])
 def appointment_link(request, token):
     """The "lien utile": date, time and type first; the rest once the initials are confirmed."""
-    appointment = _appointment_or_404(token)
     verified = _is_verified(request, token)
-    form = None
+    appointment = _appointment_or_404(token, details=verified)
+    form = form_html = None
     if not verified:
-        contacts = list(appointment.contacts.all())
         if request.method == "POST":
             address = ratelimit.client_address(request)
             ratelimit.hit("initials_ip", address)
             # Per link *and* address: a stranger guessing from elsewhere never locks the owner
             # out of their own link (the per-address limit bounds what each guesser tries).
             ratelimit.hit("initials_token", f"{token}|{address}")
-            form = InitialsForm(request.POST, contacts=contacts)
+            form = InitialsForm(request.POST, contacts=list(appointment.contacts.all()))
             if form.is_valid():
                 # A new session key once it unlocks personal details: a key planted before
                 # (session fixation) or seen on a shared computer is worth nothing now.
@@ -430,12 +486,12 @@ def appointment_link(request, token):
                 _remember_verified(request, token)
                 return redirect("appointment_link", token=token)
         else:
-            form = InitialsForm(contacts=contacts)
+            form_html = blank_initials_form_html()
     just_cancelled = request.session.pop(SESSION_CANCELLED, None) == token
     unsubscribed = request.session.pop(SESSION_UNSUBSCRIBED, None)
     contacts = list(appointment.contacts.all()) if verified else []
     return render(request, "appointments/public/link.html", {
-        "title": _("Votre rendez-vous"), "appointment": appointment, "verified": verified, "form": form,
+        "title": _("Votre rendez-vous"), "appointment": appointment, "verified": verified, "form": form, "form_html": form_html,
         "starts": appointment.local_starts_at, "cancellable": appointment.is_cancellable(),
         "is_past": appointment.starts_at <= timezone.now(), "just_cancelled": just_cancelled,
         "receives_sms": any(c.sms_consent for c in contacts), "receives_email": any(c.email_consent for c in contacts),

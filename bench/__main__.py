@@ -27,6 +27,9 @@ TARGETS = {
     "link_vs_bare": ("≥ 0.10", lambda v: v >= 0.1),
     "callbacks_vs_sms_rate": ("≥ 2", lambda v: v >= 2),
 }
+# The public pages of bench/pages.py, as the table names them.
+PAGE_LABELS = (("home", "home"), ("service", "service"), ("motif", "motif"), ("place", "place"), ("slots", "slot"),
+               ("link", "link"))
 
 
 def main():
@@ -105,13 +108,11 @@ def print_table(results):
         ("sweep, 1,000 due among 1M (s)", results.get("sweep_1000000_s"), "", None),
         ("sweep 1M / 10k", results.get("sweep_1m_over_10k"), *TARGETS["sweep_1m_over_10k"]),
         ("seed 1M appointments, from 100k (s)", results.get("seed_1000000_s"), "", None),
-        ("bare Django view, req/s", results.get("pages_bare_rps"), "baseline", None),
-        ("slot page, req/s", _get(results, "pages_slots", "rps"), "", None),
-        ("link page, req/s", _get(results, "pages_link", "rps"), "", None),
-        ("slowest page / bare", results.get("pages_vs_bare"), *TARGETS["pages_vs_bare"]),
+        ("bare Django view, req/s (median)", results.get("pages_bare_rps"), "baseline", None),
+        *[(f"{label} page, req/s, x adjacent bare", _page(results, name), "", None) for name, label in PAGE_LABELS],
+        ("slot page / bare", results.get("pages_vs_bare"), *TARGETS["pages_vs_bare"]),
         ("link page / bare", results.get("link_vs_bare"), *TARGETS["link_vs_bare"]),
-        ("slot page p50 / p95 (ms)", _pair(results, "pages_slots"), "", None),
-        ("link page p50 / p95 (ms)", _pair(results, "pages_link"), "", None),
+        *[(f"{label} page p50 / p95 (ms)", _pair(results, f"pages_{name}"), "", None) for name, label in PAGE_LABELS],
         ("pages p95, worst (ms)", results.get("pages_p95_ms"), *TARGETS["pages_p95_ms"]),
         ("status callbacks / s over SMS / s", results.get("callbacks_vs_sms_rate"), *TARGETS["callbacks_vs_sms_rate"]),
     ]
@@ -129,6 +130,14 @@ def print_table(results):
 
 def _get(results, key, field):
     return (results.get(key) or {}).get(field)
+
+
+def _page(results, name):
+    """A page's req/s, and its ratio to the bare runs measured around it (bench/pages.py)."""
+    report = results.get(f"pages_{name}")
+    if not report:
+        return None
+    return (report["rps"], report["vs_bare"]) if "vs_bare" in report else report["rps"]
 
 
 def _pair(results, key):

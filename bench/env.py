@@ -13,6 +13,9 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "rdv_bench")
 DATABASE_URL = SERVER_URL.rsplit("/", 1)[0] + "/" + DB_NAME
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "5"))
 BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+# Django's cache on Redis, as in production (compose's CACHE_URL): the public page cache and
+# the rate-limit counters are measured where they will live, never in a per-process locmem.
+CACHE_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 
 _SECRET = secrets.token_urlsafe(50)
 
@@ -30,6 +33,7 @@ def bench_env(**extra):
         SECURE_HSTS_SECONDS="0",
         DATABASE_URL=DATABASE_URL,
         CELERY_BROKER_URL=BROKER_URL,
+        CACHE_URL=CACHE_URL,
         PUBLIC_BASE_URL="https://rdv.example.fr",
         LOG_LEVEL="WARNING",
         PYTHONPATH=os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")])),

@@ -85,7 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dsfr.context_processors.site_config",
+                "appointments.context_processors.site_config",
             ],
         },
     },
@@ -206,6 +206,14 @@ CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 # The rate limits' counters live in the cache: local memory by default, Redis in production
 # (CACHE_URL=redis://127.0.0.1:6379/1), shared by all web processes.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# The public booking pages (home, motifs, places, free slots) are served from that cache for
+# this many seconds at most, and dropped at once when a committed change touches them
+# (appointments/page_cache.py). Only with a cache shared by every web process: a per-process
+# cache would miss the changes made in the other processes, so the default is 0 (off) there.
+_SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+PUBLIC_PAGE_CACHE_SECONDS = env.int("PUBLIC_PAGE_CACHE_SECONDS", default=15 if _SHARED_CACHE else 0)
+if not 0 <= PUBLIC_PAGE_CACHE_SECONDS <= 300:
+    raise ImproperlyConfigured("PUBLIC_PAGE_CACHE_SECONDS must be between 0 (off) and 300.")
 # django-dsfr: mark optional fields rather than required ones, as the DSFR now recommends.
 DSFR_MARK_OPTIONAL_FIELDS = True
 

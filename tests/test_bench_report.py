@@ -35,6 +35,6 @@ def test_the_table_marks_targets_met_and_missed(capsys, tmp_path, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     row = {line[:44].strip(): line[44:].split() for line in lines if len(line) > 44}
     assert row["sweep 1M / 10k"][-1] == "yes"
-    assert row["slowest page / bare"][-1] == "NO"
+    assert row["slot page / bare"][-1] == "NO"
     assert row["pipeline / no-op"] == ["—", "≥", "0.50"]  # not measured: no verdict
     assert "drain_note: extrapolated" in lines
