@@ -30,7 +30,7 @@ def test_the_link_page_before_the_initials_runs_one_query(demo, client, django_a
 
 def test_the_dsfr_configuration_is_created_in_french_and_kept_per_process(db, client):
     DsfrConfig.objects.all().delete()
-    migration = importlib.import_module("appointments.migrations.0004_dsfr_site_config")
+    migration = importlib.import_module("appointments.migrations.0007_dsfr_site_config")
     migration.create_french_site_config(apps, None)
     config = DsfrConfig.objects.get(language="fr")
     assert config.site_title == "RDV Service Public"
