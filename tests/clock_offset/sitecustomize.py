@@ -11,9 +11,13 @@ import os
 
 if os.environ.get("TEST_CLOCK_OFFSET_DAYS", "0").strip() not in ("", "0"):
     import datetime
+    import time
 
     import time_machine
 
     _days = int(os.environ["TEST_CLOCK_OFFSET_DAYS"])
     _now = datetime.datetime.now(datetime.timezone.utc)
     time_machine.travel(_now + datetime.timedelta(days=_days), tick=True).start()
+    # A ticking travel starts ticking at its first reading, not when it starts: read it now, or
+    # this process's clock would lag the others by however long its imports take.
+    time.time()

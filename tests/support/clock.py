@@ -39,6 +39,7 @@ def install():
         if not time_machine.escape_hatch.is_travelling():
             real_now = datetime.datetime.now(datetime.UTC)
             time_machine.travel(real_now + datetime.timedelta(days=days), tick=True).start()
+            time.time()  # it ticks from its first reading (see tests/clock_offset/sitecustomize.py)
         paths = [str(HOOK_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return days
