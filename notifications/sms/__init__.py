@@ -14,6 +14,7 @@ from .backends.base import BaseSmsBackend, PermanentSmsError, SmsError, SmsMessa
 
 BACKENDS = {
     "twilio": "notifications.sms.backends.twilio.SmsBackend",
+    "brevo": "notifications.sms.backends.brevo.SmsBackend",
     "outbox": "notifications.sms.backends.outbox.SmsBackend",
     "console": "notifications.sms.backends.console.SmsBackend",
     "locmem": "notifications.sms.backends.locmem.SmsBackend",

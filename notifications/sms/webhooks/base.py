@@ -13,6 +13,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from ..signals import SmsInboundEvent, sms_inbound, sms_status
+
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,6 @@ class WebhookInvalid(Exception):
 @method_decorator(csrf_exempt, name="dispatch")
 class SmsWebhookView(View):
     provider = ""
-    signal = None  # sms_status or sms_inbound
     http_method_names = ["post"]
 
     def verify(self, request):  # pragma: no cover - interface
@@ -52,5 +53,6 @@ class SmsWebhookView(View):
         except WebhookInvalid as invalid:
             return HttpResponseBadRequest(str(invalid))
         for event in events:
-            self.signal.send(sender=type(self), event=event, provider=self.provider)
+            signal = sms_inbound if isinstance(event, SmsInboundEvent) else sms_status
+            signal.send(sender=type(self), event=event, provider=self.provider)
         return self.answer(request)

@@ -11,7 +11,7 @@ from twilio.request_validator import RequestValidator
 from notifications.models import Status
 from notifications.status import report_key
 
-from ..signals import SmsInboundEvent, SmsStatusEvent, sms_inbound, sms_status
+from ..signals import SmsInboundEvent, SmsStatusEvent
 from .base import SmsWebhookView, WebhookInvalid, WebhookRefused
 
 STATUSES = {
@@ -36,8 +36,6 @@ class TwilioWebhookView(SmsWebhookView):
 
 
 class TwilioStatusView(TwilioWebhookView):
-    signal = sms_status
-
     def parse(self, request):
         sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
         raw = request.POST.get("MessageStatus") or request.POST.get("SmsStatus") or ""
@@ -52,8 +50,6 @@ class TwilioStatusView(TwilioWebhookView):
 
 
 class TwilioInboundView(TwilioWebhookView):
-    signal = sms_inbound
-
     def parse(self, request):
         number = request.POST.get("From", "")
         if not number:
