@@ -150,7 +150,7 @@ def test_an_event_cannot_name_another_record_by_its_id(brevo_sms, client, demo):
     # Authentic but about a message id we never had, naming our record in the query: the record
     # already has its provider id, so the reference does not count.
     payload = {"messageId": 999, "msg_status": "hard_bounce", "to": "33612345678"}
-    assert post_event(client, payload, query=f"?n={brevo_sms.pk}").status_code .status_code == 204
+    assert post_event(client, payload, query=f"?n={brevo_sms.pk}").status_code == 204
     brevo_sms.refresh_from_db()
     assert brevo_sms.status == Status.SENT
 
