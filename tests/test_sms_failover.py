@@ -129,7 +129,7 @@ def test_the_second_provider_takes_over_while_the_first_fails_and_traffic_return
         twilio.reset()
         poll(lambda: Breaker("twilio").state() != "open", timeout=10, describe=lambda: "the breaker's period")
         book(demo, 4, 2)
-        poll(lambda: twilio.stats()["accepted"] == 2, timeout=30, describe=lambda: twilio.stats())
+        poll(lambda: twilio.stats()["accepted"] == 2, timeout=30, describe=lambda: (twilio.stats(), Breaker("twilio").opened(), [(r.status, r.provider, r.error_code) for r in sms_records()]))
         worker.wait_idle()
         assert_each_sent_once(twilio, brevo)
         assert [r.provider for r in sms_records()[4:]] == ["twilio", "twilio"]
