@@ -5,21 +5,20 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
-from .sms import backend_class
+from .sms import configured_backends
 
 
 @register(Tags.compatibility)
 def check_sms_backend(app_configs, **kwargs):
+    """Every provider of SMS_BACKENDS (or SMS_BACKEND) exists and has its settings: each
+    backend checks its own (BaseSmsBackend.check)."""
     try:
-        cls = backend_class()
+        classes = configured_backends()
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="notifications.E001")]
     errors = []
-    if cls.name == "twilio":
-        if not settings.TWILIO_ACCOUNT_SID or not settings.TWILIO_AUTH_TOKEN:
-            errors.append(Error("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.", id="notifications.E002"))
-        if not settings.TWILIO_FROM and not settings.TWILIO_MESSAGING_SERVICE_SID:
-            errors.append(Error("SMS_BACKEND=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.", id="notifications.E003"))
+    for cls in classes:
+        errors.extend(cls.check())
     return errors
 
 

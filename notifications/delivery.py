@@ -34,7 +34,6 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
 from appointments.models import (
@@ -50,7 +49,8 @@ from . import limits
 from .content import render_email, render_sms, sms_sender
 from .mail import classify
 from .models import Event, Notification, Status, StatusEvent
-from .sms import SmsError, SmsMessage, get_sms_backend
+from .sms import SmsError, SmsMessage
+from .sms.router import SmsRouter
 from .suppression import is_suppressed, suppress
 
 log = logging.getLogger(__name__)
@@ -134,13 +134,9 @@ def finish(notification_id, status, *, only_from=CLAIMED, raw_event="", provider
     return moved
 
 
-def status_callback_url(notification):
-    return f"{settings.PUBLIC_BASE_URL}{reverse('notifications:twilio-status')}?n={notification.pk}"
-
-
 class Senders:
     """The provider clients a task uses. A batch task shares them across its messages: one
-    HTTP session to Twilio, one SMTP (or ESP) connection, instead of one per message."""
+    HTTP session per SMS provider, one SMTP (or ESP) connection, instead of one per message."""
 
     def __init__(self, share_lookups=False):
         self._sms = None
@@ -149,7 +145,7 @@ class Senders:
 
     def sms(self):
         if self._sms is None:
-            self._sms = get_sms_backend()
+            self._sms = SmsRouter()
         return self._sms
 
     def email(self):
@@ -182,8 +178,9 @@ def prepare(notification):
     appointment = notification.appointment
     if notification.channel == Channel.SMS:
         text, segments = render_sms(notification, appointment)
-        return SmsMessage(to=notification.to, body=text, status_callback=status_callback_url(notification),
-                          reference=str(notification.pk), sender=sms_sender(appointment.organisation.brand)), segments
+        # The status callback is the provider's to give (SmsRouter.send, once it chose one).
+        return SmsMessage(to=notification.to, body=text, reference=str(notification.pk),
+                          sender=sms_sender(appointment.organisation.brand)), segments
     return render_email(notification, appointment), None
 
 
@@ -191,11 +188,8 @@ def hand_over(notification, message, segments, senders):
     """Give the message to the provider; returns (provider, message_id, segments, subject,
     body) or raises SmsError (transient or permanent)."""
     if notification.channel == Channel.SMS:
-        backend = senders.sms()
-        result = backend.send_messages([message])[0]
-        if result.error is not None:
-            raise result.error
-        return backend.name, result.message_id, segments, "", message.body
+        provider, result = senders.sms().send(message)
+        return provider, result.message_id, segments, "", message.body
     try:
         senders.email().send_messages([message])
     except Exception as exc:
@@ -253,10 +247,12 @@ def deliver(notification_id, *, last_try=False, senders=None):
             # Release the claim: the retry (or the recovery sweep) claims it again.
             finish(notification_id, Status.PENDING, error_code=error.code[:32], error_message=str(error)[:1000],
                    raw_event="transient_error", provider_code=error.code[:32])
-            log.warning("notification %s: transient error %s, will retry", notification_id, error.code)
+            log.warning("notification %s: transient error %s from %s, will retry", notification_id, error.code,
+                        error.provider or "?")
             raise
         finish(notification_id, Status.FAILED, error_code=error.code[:32], error_message=str(error)[:1000],
-               raw_event="gave_up" if error.transient else "permanent_error", provider_code=error.code[:32])
+               raw_event="gave_up" if error.transient else "permanent_error", provider_code=error.code[:32],
+               **({"provider": error.provider[:32]} if error.provider else {}))
         if notification.channel == Channel.SMS and error.code in PROVIDER_OPT_OUT_CODES:
             # Twilio refuses because this number opted out with them (a STOP we may never
             # have seen): the number stops for us too, whichever contact holds it.

@@ -10,7 +10,7 @@ import socket
 
 from django.core.mail.backends.base import BaseEmailBackend
 
-from .sms import PermanentSmsError, TransientSmsError
+from .errors import PermanentDeliveryError, TransientDeliveryError
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -38,26 +38,30 @@ class OutboxEmailBackend(BaseEmailBackend):
         return count
 
 
-# Email errors reuse the SMS error classes: one vocabulary for "retry" and "give up".
-TransientEmailError = TransientSmsError
-PermanentEmailError = PermanentSmsError
+# Email errors are the same classes as SMS errors: one vocabulary for "retry" and "give up".
+TransientEmailError = TransientDeliveryError
+PermanentEmailError = PermanentDeliveryError
 
 
 def classify(exc):
-    """The SmsError subclass instance (transient or permanent) an email exception means."""
-    try:
-        from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused, AnymailRequestsAPIError
-    except ImportError:  # pragma: no cover - anymail is a requirement
-        AnymailAPIError = AnymailRecipientsRefused = AnymailRequestsAPIError = ()
-    if AnymailRecipientsRefused and isinstance(exc, AnymailRecipientsRefused):
+    """The DeliveryError (transient or permanent) an email exception means, or None for an
+    exception we cannot read (then the record stays in doubt: at-most-once)."""
+    from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused, AnymailRequestsAPIError
+
+    if isinstance(exc, AnymailRecipientsRefused):
         return PermanentEmailError(str(exc)[:500], code="recipients_refused")
-    if AnymailRequestsAPIError and isinstance(exc, AnymailRequestsAPIError):
+    if isinstance(exc, AnymailRequestsAPIError):
         status = exc.status_code
         if status is None or status == 429 or status >= 500 or status == 408:
             return TransientEmailError(str(exc)[:500], code=status or "network", status=status)
         return PermanentEmailError(str(exc)[:500], code=status, status=status)
-    if AnymailAPIError and isinstance(exc, AnymailAPIError):
+    if isinstance(exc, AnymailAPIError):
         return TransientEmailError(str(exc)[:500], code="esp")
+    if isinstance(exc, AnymailError):
+        # Raised while building the request, before any HTTP call (AnymailInvalidAddress,
+        # AnymailUnsupportedFeature, AnymailSerializationError...): nothing left, and the same
+        # message would fail the same way. Permanent, with the exception's name as the code.
+        return PermanentEmailError(str(exc)[:500], code=exc.__class__.__name__.removeprefix("Anymail")[:32])
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         error_class = TransientEmailError if codes and all(400 <= c < 500 for c in codes) else PermanentEmailError

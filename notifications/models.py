@@ -229,6 +229,30 @@ class RetentionRun(models.Model):
         return f"{self.ran_at:%d/%m/%Y %H:%M}"
 
 
+class SmsProviderEvent(models.Model):
+    """An operator's alert about an SMS provider (notifications/sms/breaker.py): it failed
+    over (its breaker opened), ran out of credits, came back; or every provider is down."""
+
+    class Kind(models.TextChoices):
+        FAILOVER = "failover", _("en échec : bascule vers le suivant")
+        CREDITS = "credits", _("crédits épuisés : bascule vers le suivant")
+        ALL_DOWN = "all_down", _("tous les fournisseurs en échec")
+        RECOVERED = "recovered", _("de nouveau disponible")
+
+    provider = models.CharField(_("fournisseur"), max_length=32)
+    kind = models.CharField(_("événement"), max_length=16, choices=Kind.choices)
+    detail = models.TextField(_("détail"), blank=True)
+    at = models.DateTimeField(_("le"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("incident de fournisseur SMS")
+        verbose_name_plural = _("incidents des fournisseurs SMS")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.provider} {self.get_kind_display()} {self.at:%d/%m/%Y %H:%M}"
+
+
 class NotificationDashboard(Notification):
     """The agents' dashboard of notification counts (notifications/dashboard.py): a proxy,
     only so that the admin lists it beside the notifications."""

@@ -14,6 +14,11 @@ A report moves a record only to a *later* stage. So:
 - a cancelled record was never handed to a provider: no report can revive it.
 Failures among themselves keep the first one (same stage): its code is the one to read.
 
+Reports arrive as normalised events, from anymail's `tracking` signal (emails) and from our own
+`sms_status` / `sms_inbound` signals (notifications/sms/signals.py, sent by each SMS provider's
+webhook views once they verified the request): the receivers at the end of this module apply
+them, whichever provider they came from.
+
 Every report is logged (StatusEvent) whether or not it moved the record, so the whole story
 stays readable. A report carries a key (the provider's event id, or a digest of the report): an
 exact replay finds its key already in the status log and changes nothing at all, not even the log.
@@ -21,12 +26,20 @@ exact replay finds its key already in the status log and changes nothing at all,
 
 import hashlib
 import logging
+import re
+import unicodedata
 
+from anymail.signals import tracking
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from .models import Notification, Status, StatusEvent
+from appointments.models import Channel, ConsentSource
+
+from .models import Notification, Status, StatusEvent, Suppression
+from .sms.signals import sms_inbound, sms_status
+from .suppression import normalise, suppress
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +72,6 @@ def states_moved_by(reported):
     """The statuses a report of `reported` may replace (for one conditional UPDATE)."""
     return [status for status in Status if report_moves(status, reported)]
 
-
-TWILIO_STATUSES = {
-    "accepted": Status.SENT, "scheduled": Status.SENT, "queued": Status.SENT, "sending": Status.SENT,
-    "sent": Status.SENT, "delivered": Status.DELIVERED, "read": Status.DELIVERED,
-    "undelivered": Status.UNDELIVERED, "failed": Status.FAILED, "canceled": Status.FAILED,
-}
 
 ANYMAIL_STATUSES = {
     "queued": Status.SENT, "sent": Status.SENT, "deferred": Status.SOFT_BOUNCED, "delivered": Status.DELIVERED,
@@ -144,3 +151,114 @@ def apply_status(notification, status, *, raw_event, provider_code="", provider_
         Notification.objects.filter(pk=notification.pk, provider_message_id="").update(provider_message_id=provider_message_id)
     log.info("notification %s: %s report %s (%s)", notification.pk, raw_event, "applied" if moved else "ignored", status)
     return moved
+
+
+# --- SMS: statuses and replies, from any provider's webhook --------------------------------
+
+
+def sms_notification(event):
+    """The SMS record a status event is about, or None: found by the provider's message id; the
+    record id from the callback URL only for a record whose sender crashed before saving the
+    provider's id (the URL is the provider's to authenticate: signed by Twilio, behind Brevo's
+    credentials)."""
+    notification = Notification.objects.filter(provider_message_id=event.message_id, channel=Channel.SMS).first()
+    if notification is None and event.reference.isdigit():
+        notification = Notification.objects.filter(pk=int(event.reference), channel=Channel.SMS,
+                                                    provider_message_id__in=["", event.message_id]).first()
+    return notification
+
+
+@receiver(sms_status, dispatch_uid="notifications.sms_status")
+def on_sms_status(sender, event, **kwargs):
+    notification = sms_notification(event)
+    if notification is None:
+        log.warning("%s status %s for an unknown message", event.provider, event.raw_status)
+        return
+    apply_status(notification, event.status, raw_event=f"{event.provider}:{event.raw_status}",
+                 provider_code=event.error_code, provider_message_id=event.message_id, event_key=event.event_key)
+
+
+# Replies that opt out of SMS: Twilio's own opt-out keywords, and French ones. Compared
+# without accents, case or punctuation, on the first word (or first two glued together), so
+# that "Stop merci", "ARRÊT", "stop." and "opt out" all count.
+OPT_OUT_KEYWORDS = {
+    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
+    "ARRET", "ARRETER", "STOPSMS", "DESABONNER", "DESINSCRIRE", "DESINSCRIPTION",
+}
+
+
+def normalise_reply(text):
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).upper()
+    return " ".join(re.sub(r"[^A-Z ]", " ", text).split())
+
+
+def is_opt_out(body, opt_out_type=""):
+    """Does this inbound SMS opt out? The provider's own opt-out handling may say so itself
+    (Twilio's OptOutType); otherwise the first word decides."""
+    if (opt_out_type or "").strip().upper() == "STOP":
+        return True
+    words = normalise_reply(body).split()
+    return bool(words) and (words[0] in OPT_OUT_KEYWORDS or "".join(words[:2]) in OPT_OUT_KEYWORDS)
+
+
+@receiver(sms_inbound, dispatch_uid="notifications.sms_inbound")
+def on_sms_inbound(sender, event, **kwargs):
+    if is_opt_out(event.body, event.opt_out_type):
+        suppress(Channel.SMS, event.from_number, source=ConsentSource.INBOUND_SMS)
+    elif event.opt_out_type.strip().upper() == "START":
+        # The person texted START and the provider delivers to them again; the number may
+        # receive SMS from the next booking that gives it.
+        lifted = Suppression.objects.filter(channel=Channel.SMS, address=normalise(Channel.SMS, event.from_number)).delete()[0]
+        log.info("inbound START: %d SMS suppression(s) lifted", lifted)
+
+
+# --- Email: anymail's normalised tracking events ----------------------------------------------
+
+
+def tracked_notification(event):
+    """The email record an anymail event is about, or None.
+
+    Found by the provider's message id stored on the record. The record id we put in the
+    metadata is used only for a record that has no provider id yet (its sender crashed
+    after the ESP took the message, before saving the id) and only with our signature: a
+    forged or stray event cannot name an arbitrary record.
+    """
+    message_id = str(event.message_id or "")
+    if message_id:
+        notification = Notification.objects.filter(provider_message_id=message_id, channel=Channel.EMAIL).first()
+        if notification is not None:
+            return notification
+    metadata = event.metadata or {}
+    reference = str(metadata.get("notification_id", ""))
+    if not (message_id and reference.isdigit() and metadata_signature_ok(reference, metadata.get("notification_sig"))):
+        return None
+    return Notification.objects.filter(pk=int(reference), channel=Channel.EMAIL, provider_message_id="",
+                                       status__in=[Status.SENDING, Status.UNCERTAIN]).first()
+
+
+@receiver(tracking, dispatch_uid="notifications.anymail_tracking")
+def on_anymail_tracking(sender, event, esp_name, **kwargs):
+    notification = tracked_notification(event)
+    if notification is None:
+        log.info("%s %s event for no known email, ignored", esp_name, event.event_type)
+        return
+    raw_event = f"{esp_name}:{event.event_type}"
+    if event.event_id:
+        key = report_key(esp_name, "id", event.event_id)
+    else:
+        key = report_key(esp_name, event.event_type, event.message_id, event.timestamp and event.timestamp.isoformat(),
+                         event.reject_reason, event.recipient)
+    if event.event_type in ("unsubscribed", "complained"):
+        # Kept in the status log (the record's status unchanged), so that a replay of an old
+        # unsubscribe adds nothing. The address we sent this message to opts out (not one the
+        # report names: only the record, found by its provider id, is trusted), whichever
+        # contact (or agent) holds it.
+        if record_report(notification, notification.status, raw_event=raw_event, event_key=key):
+            suppress(Channel.EMAIL, notification.to, source=ConsentSource.EMAIL_UNSUBSCRIBE)
+        return
+    status = anymail_status(event)
+    if status is None:
+        return  # opened, clicked...: not a delivery status we keep
+    apply_status(notification, status, raw_event=raw_event, provider_code=(event.reject_reason or "")[:32],
+                 provider_message_id=str(event.message_id or ""), event_key=key)

@@ -82,13 +82,16 @@ def _throttle(channel):
 
 
 # After this many transient errors in a row the provider is taken as down: the rest of the
-# batch is handed to single-message tasks at once instead of each waiting for its timeout.
+# batch is handed to single-message tasks at once instead of each waiting for its timeout —
+# unless the SMS router has meanwhile turned to another provider (its breaker opened), which
+# then takes the rest of the batch.
 GIVE_UP_BATCH_AFTER = 3
 
 
 def _deliver_batch(channel, single_task, notification_ids):
     done = {}
     failures_in_a_row = 0
+    failing_provider = None
 
     def later(pk):
         countdown = settings.NOTIFICATIONS_RETRY_BACKOFF * (1 + random.random())
@@ -96,6 +99,8 @@ def _deliver_batch(channel, single_task, notification_ids):
 
     with Senders(share_lookups=True) as senders:
         for index, pk in enumerate(notification_ids):
+            if failures_in_a_row >= GIVE_UP_BATCH_AFTER and channel == "sms" and senders.sms().current() != failing_provider:
+                failures_in_a_row = 0  # failed over: the next provider takes the rest
             if failures_in_a_row >= GIVE_UP_BATCH_AFTER:
                 # Still pending (never claimed): their own tasks will claim them.
                 for rest in notification_ids[index:]:
@@ -107,11 +112,18 @@ def _deliver_batch(channel, single_task, notification_ids):
             try:
                 outcome = deliver(pk, senders=senders)
                 failures_in_a_row = 0
-            except TransientSmsError:
+            except TransientSmsError as error:
                 # Released to pending by deliver(): its own task retries it after a back-off.
                 later(pk)
                 outcome = "retrying"
                 failures_in_a_row += 1
+                failing_provider = error.provider or None
+            except Exception:
+                # One bad record (a rendering error, a bug) must not stall the rest of its
+                # batch: deliver() recorded what it could (failed, or left in doubt for
+                # recover_stalled), the others go on.
+                log.exception("notification %s: unexpected error in a %s batch", pk, channel)
+                outcome = "error"
             done[outcome] = done.get(outcome, 0) + 1
     return done
 

@@ -292,6 +292,13 @@ ANYMAIL = {
 # --- SMS -----------------------------------------------------------------------------------
 
 SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
+# The ordered providers ("twilio,brevo"): the first whose circuit breaker is closed takes each
+# message; the next takes over while one is failing. Empty: SMS_BACKEND alone.
+SMS_BACKENDS = env.list("SMS_BACKENDS", default=[])
+# A provider's breaker opens after this many transient failures in a row (at once on
+# "credits exhausted"), for this many seconds, then lets one message probe it.
+SMS_BREAKER_FAILURES = env.int("SMS_BREAKER_FAILURES", default=5)
+SMS_BREAKER_OPEN_SECONDS = env.int("SMS_BREAKER_OPEN_SECONDS", default=60)
 # Can the deployment's SMS sender receive replies? French business SMS go out from
 # alphanumeric sender ids (ARCEP reserves 06/07 numbers for person-to-person use), which
 # cannot: then no text promises "répondez STOP", and opting out is offered on the
@@ -316,6 +323,12 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_API_BASE_URL = env.url("TWILIO_API_BASE_URL", default="https://api.twilio.com").geturl().rstrip("/")
+# Brevo's transactional SMS (https://developers.brevo.com/reference/sendtransacsms).
+BREVO_API_KEY = env.str("BREVO_API_KEY", default="")
+BREVO_SMS_SENDER = env.str("BREVO_SMS_SENDER", default="")  # used when the brand has no sender id
+BREVO_API_BASE_URL = env.url("BREVO_API_BASE_URL", default="https://api.brevo.com/v3").geturl().rstrip("/")
+# "user:password" that Brevo gives back (basic auth in the webUrl we send with every SMS).
+BREVO_WEBHOOK_SECRET = env.str("BREVO_WEBHOOK_SECRET", default="")
 
 # --- Notification delivery -------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
-"""Sending SMS: `get_sms_backend()` returns the backend SMS_BACKEND names.
+"""Sending SMS: `get_sms_backend()` returns a backend; `configured_backends()` the ordered
+providers of SMS_BACKENDS (the first usable one takes each message, see router.py).
 
-SMS_BACKEND is a short name (twilio, outbox, console, locmem) or the dotted path of any
-BaseSmsBackend subclass, as Django's EMAIL_BACKEND is.
+A backend is named by a short name (twilio, brevo, outbox, console, locmem) or the dotted path
+of any BaseSmsBackend subclass, as Django's EMAIL_BACKEND is. Adding a provider: its backend
+module, its webhook module, one line here.
 """
 
 from django.conf import settings
@@ -12,17 +14,18 @@ from .backends.base import BaseSmsBackend, PermanentSmsError, SmsError, SmsMessa
 
 BACKENDS = {
     "twilio": "notifications.sms.backends.twilio.SmsBackend",
+    "brevo": "notifications.sms.backends.brevo.SmsBackend",
     "outbox": "notifications.sms.backends.outbox.SmsBackend",
     "console": "notifications.sms.backends.console.SmsBackend",
     "locmem": "notifications.sms.backends.locmem.SmsBackend",
 }
 
 __all__ = ["BaseSmsBackend", "PermanentSmsError", "SmsError", "SmsMessage", "SmsResult", "TransientSmsError",
-           "get_sms_backend", "backend_class"]
+           "get_sms_backend", "backend_class", "configured_names", "configured_backends"]
 
 
 def backend_class(name=None):
-    name = name or settings.SMS_BACKEND
+    name = name or configured_names()[0]
     path = BACKENDS.get(name, name)
     if "." not in path:
         raise ImproperlyConfigured(
@@ -39,3 +42,14 @@ def backend_class(name=None):
 
 def get_sms_backend(name=None, **options):
     return backend_class(name)(**options)
+
+
+def configured_names():
+    """SMS_BACKENDS in order; SMS_BACKEND alone when SMS_BACKENDS is empty (the one-item case)."""
+    names = [name for name in (getattr(settings, "SMS_BACKENDS", None) or []) if name]
+    return names or [settings.SMS_BACKEND]
+
+
+def configured_backends():
+    """The classes of SMS_BACKENDS, in order (ImproperlyConfigured for an unknown one)."""
+    return [backend_class(name) for name in configured_names()]

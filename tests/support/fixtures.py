@@ -13,6 +13,7 @@ from django.core.cache import cache
 
 from notifications import sms
 
+from .brevo_standin import BrevoStandin
 from .smtp_server import SMTPServer
 from .twilio_standin import TwilioStandin
 
@@ -72,6 +73,13 @@ def eager_retries():
 def twilio_standin():
     """A Twilio REST API stand-in on 127.0.0.1; `.settings()` gives the project's TWILIO_* settings."""
     with TwilioStandin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def brevo_standin():
+    """A Brevo transactional SMS API stand-in on 127.0.0.1; `.settings()` gives the BREVO_* settings."""
+    with BrevoStandin() as standin:
         yield standin
 
 

@@ -36,6 +36,7 @@ from urllib.parse import quote
 from ..servers import REDIS_URL
 from .httpjson import http_json
 from .polling import poll
+from .brevo_standin import brevo_settings
 from .smtp_server import smtp_settings
 from .twilio_standin import DEFAULT_FROM, twilio_settings
 
@@ -525,6 +526,49 @@ class TwilioStandinProcess(ManagedProcess):
         self._call("POST", "/_standin/reset")
 
 
+class BrevoStandinProcess(ManagedProcess):
+    """`python -m tests.support.brevo_standin` with the in-process stand-in's API, over HTTP."""
+
+    def __init__(self, name="brevo-standin"):
+        argv = [sys.executable, "-m", "tests.support.brevo_standin", "--port", "0"]
+        super().__init__(argv, env=dict(os.environ, PYTHONUNBUFFERED="1"), name=name)
+
+    def wait_ready(self, timeout=30.0):
+        banner = _read_banner(self, timeout)
+        self.url, self.api_key = banner["url"], banner["api_key"]
+        self.control_url = self.url.removesuffix("/v3")
+        return self
+
+    def settings(self, sender="RDV"):
+        return brevo_settings(self, sender)
+
+    @property
+    def messages(self):
+        from .brevo_standin import AcceptedSms
+
+        return [AcceptedSms.from_json(m) for m in http_json("GET", self.control_url + "/_standin/messages")["messages"]]
+
+    def stats(self):
+        return http_json("GET", self.control_url + "/_standin/stats")
+
+    def wait_for_messages(self, count, timeout=10.0):
+        poll(lambda: self.stats()["accepted"] >= count, timeout, lambda: f"{self.stats()} SMS, expected {count}")
+        return self.messages
+
+    def fail_next(self, count=1, status=500, code=None, message=None):
+        http_json("POST", self.control_url + "/_standin/fail", {"count": count, "status": status, "code": code, "message": message})
+
+    def set_credits(self, credits):
+        http_json("POST", self.control_url + "/_standin/credits", {"credits": credits})
+
+    def deliver(self, message_id, status="delivered", extra=None):
+        payload = {"message_id": message_id, "status": status, "extra": extra}
+        return http_json("POST", self.control_url + "/_standin/deliver", payload)["http_status"]
+
+    def reset(self):
+        http_json("POST", self.control_url + "/_standin/reset")
+
+
 class SMTPServerProcess(ManagedProcess):
     """`python -m tests.support.smtp_server` with the in-process server's API, over HTTP."""
 
@@ -564,6 +608,14 @@ class SMTPServerProcess(ManagedProcess):
 def twilio_standin_process(**kwargs):
     """The Twilio stand-in in its own process (benchmarks, fault tests), ready when the block starts."""
     with TwilioStandinProcess(**kwargs) as standin:
+        standin.wait_ready()
+        yield standin
+
+
+@contextmanager
+def brevo_standin_process(**kwargs):
+    """The Brevo stand-in in its own process, ready when the block starts."""
+    with BrevoStandinProcess(**kwargs) as standin:
         standin.wait_ready()
         yield standin
 

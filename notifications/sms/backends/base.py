@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from notifications.errors import DeliveryError, PermanentDeliveryError, ProviderUnavailable, TransientDeliveryError
+
 
 @dataclass
 class SmsMessage:
@@ -15,25 +17,10 @@ class SmsMessage:
     sender: str = ""
 
 
-class SmsError(Exception):
-    """A message the provider did not accept. `transient` errors are worth retrying."""
-
-    transient = False
-
-    def __init__(self, message, *, code="", status=None):
-        super().__init__(message)
-        self.code = str(code or "")
-        self.status = status
-
-
-class TransientSmsError(SmsError):
-    """Timeouts, connection errors, 5xx, 429: the same request may work later."""
-
-    transient = True
-
-
-class PermanentSmsError(SmsError):
-    """Invalid number, unsubscribed recipient, refused content: retrying can't help."""
+# The SMS names of the one error vocabulary (notifications/errors.py), shared with email.
+SmsError = DeliveryError
+TransientSmsError = TransientDeliveryError
+PermanentSmsError = PermanentDeliveryError
 
 
 @dataclass
@@ -50,10 +37,21 @@ class SmsResult:
 
 
 class BaseSmsBackend:
-    """Subclasses implement send_one(); send_messages() returns one SmsResult per message,
-    in order, never raising for a message the provider refused."""
+    """What every SMS backend is, shaped like anymail's base backend: this class owns the
+    pipeline (send_messages: one SmsResult per message, in order, never raising for a message
+    the provider refused; errors tagged with the provider's name) and a provider fills in small
+    hooks:
+
+    - `send_one(message)`: hand one message over, return an SmsResult or raise a DeliveryError;
+    - `status_callback_url(reference)`: where this provider reports statuses for the record
+      `reference` (None: it reports none), put on every message by the delivery;
+    - `webhooks`: the dotted path of its webhook module, whose `urlpatterns` are mounted under
+      /webhooks/<name>/ (notifications/sms/urls.py);
+    - `check()`: system-check errors for its settings (notifications/checks.py).
+    """
 
     name = "base"
+    webhooks = None
 
     def __init__(self, **options):
         self.options = options
@@ -63,9 +61,35 @@ class BaseSmsBackend:
         for message in messages:
             try:
                 results.append(self.send_one(message))
-            except SmsError as error:
+            except DeliveryError as error:
+                error.provider = error.provider or self.name
                 results.append(SmsResult(message=message, status="failed", error=error))
         return results
 
     def send_one(self, message):  # pragma: no cover - interface
         raise NotImplementedError
+
+    @classmethod
+    def status_callback_url(cls, reference):
+        return None
+
+    @classmethod
+    def check(cls):
+        return []
+
+
+# HTTP statuses worth retrying: the provider was busy or broken, not the request.
+TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}
+# The provider refuses everything for now: 402 is "payment required", i.e. credits exhausted.
+PROVIDER_DOWN_HTTP = {402}
+
+
+def http_error(status, message, code=""):
+    """The DeliveryError an HTTP error status means (for any provider's HTTP API)."""
+    if status in PROVIDER_DOWN_HTTP:
+        error_class = ProviderUnavailable
+    elif status in TRANSIENT_HTTP or status >= 500:
+        error_class = TransientDeliveryError
+    else:
+        error_class = PermanentDeliveryError
+    return error_class(message, code=code or status, status=status)

@@ -1,8 +1,6 @@
 """The development default: SMS stored in the database, readable in the admin
 (« SMS (boîte d'envoi locale) »)."""
 
-from django.conf import settings
-
 from notifications.gsm import segment_count
 
 from .base import BaseSmsBackend, SmsResult
@@ -15,7 +13,7 @@ class SmsBackend(BaseSmsBackend):
         from notifications.models import SmsOutboxMessage
 
         stored = SmsOutboxMessage.objects.create(
-            sender=message.sender or settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID or "",
+            sender=message.sender or "",
             to=message.to, body=message.body, segments=segment_count(message.body),
         )
         return SmsResult(message=message, message_id=f"outbox-{stored.pk}")

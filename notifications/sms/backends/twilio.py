@@ -9,26 +9,27 @@ import logging
 
 import requests
 from django.conf import settings
+from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from .base import BaseSmsBackend, PermanentSmsError, SmsResult, TransientSmsError
+from .base import PROVIDER_DOWN_HTTP, TRANSIENT_HTTP, BaseSmsBackend, PermanentSmsError, ProviderUnavailable, SmsResult, TransientSmsError
 
 # twilio-python logs eight INFO lines per request (URL, headers, response headers): keep
 # them for WARNING and above, so a busy worker's log stays readable.
 HTTP_LOG = logging.getLogger("notifications.sms.twilio_http")
 HTTP_LOG.setLevel(logging.WARNING)
 
-# HTTP statuses worth retrying: the provider was busy or broken, not the request.
-TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}
 # Twilio error codes that are about the moment, not the message (queue full, rate limits).
 TRANSIENT_CODES = {20429, 30001, 20500, 20503}
 
 
 class SmsBackend(BaseSmsBackend):
     name = "twilio"
+    webhooks = "notifications.sms.webhooks.twilio"
 
     def __init__(self, account_sid=None, auth_token=None, from_=None, messaging_service_sid=None,
                  api_base_url=None, timeout=10, **options):
@@ -64,7 +65,12 @@ class SmsBackend(BaseSmsBackend):
         try:
             sent = self.client.messages.create(**params)
         except TwilioRestException as exc:
-            error_class = TransientSmsError if (exc.status in TRANSIENT_HTTP or exc.code in TRANSIENT_CODES) else PermanentSmsError
+            if exc.status in PROVIDER_DOWN_HTTP:
+                error_class = ProviderUnavailable
+            elif exc.status in TRANSIENT_HTTP or exc.status >= 500 or exc.code in TRANSIENT_CODES:
+                error_class = TransientSmsError
+            else:
+                error_class = PermanentSmsError
             raise error_class(exc.msg or str(exc), code=exc.code or exc.status, status=exc.status) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientSmsError(f"{exc.__class__.__name__}: Twilio unreachable", code="network") from exc
@@ -75,3 +81,18 @@ class SmsBackend(BaseSmsBackend):
             message=message, message_id=sent.sid, status=str(getattr(sent, "status", "") or "queued"),
             extra={"num_segments": segments},
         )
+
+    @classmethod
+    def status_callback_url(cls, reference):
+        # The record's id in the URL: Twilio signs the whole URL, so a callback naming it is
+        # Twilio's; it lets a callback settle a record whose sender crashed before saving the sid.
+        return f"{settings.PUBLIC_BASE_URL}{reverse('notifications:twilio-status')}?n={reference}"
+
+    @classmethod
+    def check(cls):
+        errors = []
+        if not settings.TWILIO_ACCOUNT_SID or not settings.TWILIO_AUTH_TOKEN:
+            errors.append(Error("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.", id="notifications.E002"))
+        if not settings.TWILIO_FROM and not settings.TWILIO_MESSAGING_SERVICE_SID:
+            errors.append(Error("SMS_BACKEND=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.", id="notifications.E003"))
+        return errors
