@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0005_status_event_report_key'),
+        ('notifications', '0006_limited_status'),
     ]
 
     operations = [
