@@ -124,24 +124,28 @@ def test_the_second_provider_takes_over_while_the_first_fails_and_traffic_return
         assert 2 <= twilio.stats()["failed"] <= 3  # the breaker stopped the attempts
         assert SmsProviderEvent.objects.filter(provider="twilio", kind="failover").count() == 1
 
-        # 2. Twilio works again: once its breaker's period is over, a probe goes to it and
-        # traffic returns.
+        # 2. Twilio works again: once its breaker's period is over, one message probes it (any
+        # other message meanwhile goes on to Brevo: one probe at a time); the probe's success
+        # closes the breaker and traffic returns.
         twilio.reset()
         poll(lambda: Breaker("twilio").state() != "open", timeout=10, describe=lambda: "the breaker's period")
-        book(demo, 4, 2)
-        poll(lambda: twilio.stats()["accepted"] == 2, timeout=30, describe=lambda: (twilio.stats(), Breaker("twilio").opened(), [(r.status, r.provider, r.error_code) for r in sms_records()]))
+        book(demo, 4, 1)
+        poll(lambda: twilio.stats()["accepted"] == 1, timeout=30, describe=lambda: (twilio.stats(), Breaker("twilio").opened(), [(r.status, r.provider, r.error_code) for r in sms_records()]))
+        worker.wait_idle()
+        assert Breaker("twilio").state() == "closed"
+        book(demo, 5, 2)
+        poll(lambda: twilio.stats()["accepted"] == 3, timeout=30, describe=lambda: (twilio.stats(), [(r.status, r.provider) for r in sms_records()]))
         worker.wait_idle()
         assert_each_sent_once(twilio, brevo)
-        assert [r.provider for r in sms_records()[4:]] == ["twilio", "twilio"]
-        assert Breaker("twilio").state() == "closed"
+        assert [r.provider for r in sms_records()[4:]] == ["twilio", "twilio", "twilio"]
 
         # 3. Twilio out of credits (402): its breaker opens at the first answer, Brevo takes over.
         twilio.fail_next(1000, status=402)
-        book(demo, 6, 3)
+        book(demo, 7, 3)
         poll(lambda: all(r.status == Status.SENT for r in sms_records()), timeout=60, describe=lambda: [
             (r.pk, r.status, r.provider, r.error_code) for r in sms_records()])
         worker.wait_idle()
     assert_each_sent_once(twilio, brevo)
-    assert [r.provider for r in sms_records()[6:]] == ["brevo"] * 3
+    assert [r.provider for r in sms_records()[7:]] == ["brevo"] * 3
     assert twilio.stats()["failed"] <= 4  # one more 402 (a second at most, racing the first)
     assert SmsProviderEvent.objects.filter(provider="twilio", kind="credits").exists()
