@@ -65,7 +65,8 @@ class SmsRouter:
         if cls is None:
             if cache.add("sms-breaker:all-down-alerted", 1, timeout=settings.SMS_BREAKER_OPEN_SECONDS):
                 # Once per period, not once per message.
-                log.critical("no SMS provider usable: every breaker of %s is open", [c.name for c in self.classes])
+                providers = [backend.name for backend in self.classes]  # backend names, no personal data
+                log.critical("no SMS provider usable: every breaker of %s is open", providers)
                 record_event("*", "all_down", "Tous les fournisseurs SMS sont en échec.")
             raise NoProviderUsable("every SMS provider is failing", code="all_down")
         if message.reference and message.status_callback is None:
