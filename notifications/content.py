@@ -22,6 +22,7 @@ from appointments.dates import (
 from appointments.models import Place
 
 from . import gsm
+from .promises import planned_in_words
 from .models import Event
 from .status import metadata_signature
 
@@ -115,6 +116,9 @@ def context_for(notification, appointment):
         "previous": previous,
         "changes": changes_in_words(appointment, previous) if notification.event == Event.CHANGE else [],
         "cancellation_reason": appointment.cancellation_reason,
+        # Which reminders will come, told with the confirmation and each change.
+        "reminders": planned_in_words(appointment, contact)
+        if contact is not None and notification.event in (Event.CONFIRMATION, Event.CHANGE) else "",
     }
 
 

@@ -34,6 +34,27 @@ def _one(planned, starts_at, zone, *, sms, email):
     return words
 
 
+def _in_words(planned, starts_at, zone, *, sms, email):
+    reaching = [p for p in planned if (sms and schedule.SMS in schedule.channel_list(p.channels))
+                or (email and schedule.EMAIL in schedule.channel_list(p.channels))]
+    parts = [_one(p, starts_at, zone, sms=sms, email=email) for p in reaching]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return _("%(first)s et %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
+
+
+def planned_in_words(appointment, contact):
+    """The reminders still planned for this version of the appointment that will reach this
+    contact, in words (for the confirmation and change emails); "" when none."""
+    from .models import PlannedReminder, ReminderState
+
+    rows = PlannedReminder.objects.filter(appointment=appointment, sequence=appointment.sequence,
+                                          status=ReminderState.PLANNED).order_by("due_at")
+    planned = [schedule.Planned(stage=r.stage, due_at=r.due_at, channels=r.channels) for r in rows]
+    return _in_words(planned, appointment.starts_at, appointment.zone,
+                     sms=contact.can_receive_sms(), email=contact.can_receive_email())
+
+
 def reminders_in_words(motif, place, starts_at, now, *, sms=True, email=True):
     """(words, reason): the reminders a contact reachable by `sms` / `email` will get for an
     appointment of `motif` at `place` starting at `starts_at`, booked at `now` ("un rappel
@@ -43,14 +64,8 @@ def reminders_in_words(motif, place, starts_at, now, *, sms=True, email=True):
     organisation = motif.organisation if motif is not None else place.organisation if place is not None else None
     zone = zone_for(organisation, place) if organisation is not None else timezone.get_default_timezone()
     planned = schedule.plan(touches, starts_at=starts_at, zone=zone, now=now)
-    reaching = [p for p in planned if (sms and schedule.SMS in schedule.channel_list(p.channels))
-                or (email and schedule.EMAIL in schedule.channel_list(p.channels))]
-    if reaching:
-        parts = [_one(p, starts_at, zone, sms=sms, email=email) for p in reaching]
-        if len(parts) == 1:
-            words = parts[0]
-        else:
-            words = _("%(first)s et %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
+    words = _in_words(planned, starts_at, zone, sms=sms, email=email)
+    if words:
         return words, ""
     if not touches:
         return "", _("ce motif ne prévoit pas de rappel")

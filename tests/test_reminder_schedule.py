@@ -223,3 +223,14 @@ def test_existing_plans_survive_unchanged_for_a_sweep_racing_a_move(demo, django
     assert stages(appointment, ReminderState.SENT) == [(48, 0)]
     assert stages(appointment) == [(48, 1)]
     assert PlannedReminder.objects.filter(appointment=appointment).count() == 2
+
+
+def test_the_confirmation_email_says_which_reminders_will_come(demo, committed):
+    from django.core import mail
+
+    three_touches(demo.cni)
+    with committed():
+        demo.book(motif=demo.cni, days=10, hour=14)
+    [email] = [m for m in mail.outbox if "confirm" in m.subject.lower()]
+    assert ("Vous recevrez un rappel 7 jours avant le rendez-vous par e-mail, un rappel 48 heures avant le "
+            "rendez-vous et un rappel 3 heures avant le rendez-vous par SMS.") in email.body
