@@ -62,6 +62,9 @@ class Notification(models.Model):
     # For a reminder: its touch in the motif's schedule (hours before the start); 0 otherwise.
     # In the unique key, so that a second touch of one version is not taken for a duplicate.
     stage = models.PositiveSmallIntegerField(_("rappel (heures avant)"), default=0)
+    # For a reminder SMS: the recipient's other appointments of that day it names too (one
+    # reminder SMS per number and day, see reminders.one_sms_per_day()).
+    also = models.JSONField(_("autres rendez-vous du jour nommés"), default=list, blank=True)
     # For a change: what the appointment was before, as shown to the citizen.
     previous = models.JSONField(_("avant la modification"), default=dict, blank=True)
 

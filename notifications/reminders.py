@@ -17,15 +17,17 @@ no longer planned; the delivery drops a reminder of a version that was changed s
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentStatus
+from appointments.models import Appointment, AppointmentStatus, Channel
 from appointments.zones import zone_for
 
 from . import schedule
-from .models import Event, PlannedReminder, ReminderSchedule, ReminderState, ReminderTouch
+
+from .models import Event, Notification, PlannedReminder, ReminderSchedule, ReminderState, ReminderTouch, Status
 from .planning import contact_notifications, save_and_enqueue
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,71 @@ def plan_in_bulk(appointments):
     return len(rows)
 
 
+# --- One reminder SMS per number and day ---------------------------------------------------
+
+# How far ahead the sweep looks for a number's other reminders of the same day: a day, plus
+# the earliest a quiet-hours move can bring a touch forward.
+SAME_DAY_LOOKAHEAD = timedelta(hours=36)
+GROUPED = "Regroupé dans le rappel SMS du rendez-vous #%s (un SMS par jour et par numéro)."
+
+
+def one_sms_per_day(rows, now):
+    """A citizen with several appointments on one day gets one reminder SMS naming them all.
+
+    For each reminder SMS of this batch, the same number's reminders of the same stage for
+    appointments on the same local day — claimed in this batch or still planned — are named in
+    it (`also`); theirs are recorded as cancelled ("regroupé"), so that the unique key stops
+    the later sweep from creating them again. Emails are not grouped. One query per batch,
+    through the partial index (what is planned in the next day and a half)."""
+    sms = [row for row in rows if row.event == Event.REMINDER and row.channel == Channel.SMS]
+    if not sms:
+        return rows
+    # (number, stage) -> {appointment_id: (starts_at, sequence, contact_id, row or None)}
+    candidates = {}
+    for row in sms:
+        candidates.setdefault((row.to, row.stage), {})[row.appointment_id] = (
+            row.appointment.starts_at, row.sequence, row.contact_id, row)
+    planned = PlannedReminder.objects.filter(
+        status=ReminderState.PLANNED, due_at__gt=now, due_at__lte=now + SAME_DAY_LOOKAHEAD,
+        stage__in={row.stage for row in sms}, channels__contains=schedule.SMS,
+        appointment__status=AppointmentStatus.CONFIRMED, appointment__contacts__phone__in={row.to for row in sms},
+    ).values_list("appointment_id", "sequence", "stage", "appointment__contacts__id", "appointment__contacts__phone",
+                  "appointment__starts_at")
+    for appointment_id, sequence, stage, contact_id, phone, starts_at in planned:
+        group = candidates.get((str(phone), stage))
+        if group is not None:
+            group.setdefault(appointment_id, (starts_at, sequence, contact_id, None))
+    grouped = set()
+    extra = []
+    for row in sorted(sms, key=lambda r: r.appointment.starts_at):
+        if id(row) in grouped:
+            continue
+        zone = row.appointment.zone
+        day = timezone.localdate(row.appointment.starts_at, zone)
+        same_day = sorted(
+            (starts_at, appointment_id, sequence, contact_id, other)
+            for appointment_id, (starts_at, sequence, contact_id, other) in candidates[(row.to, row.stage)].items()
+            if appointment_id != row.appointment_id and timezone.localdate(starts_at, zone) == day
+            and (other is None or id(other) not in grouped)
+        )
+        if not same_day:
+            continue
+        row.also = [appointment_id for _, appointment_id, *_ in same_day]
+        for _, appointment_id, sequence, contact_id, other in same_day:
+            if other is not None:
+                other.status, other.error_message = Status.CANCELLED, GROUPED % row.appointment_id
+                grouped.add(id(other))
+            else:
+                extra.append(Notification(
+                    appointment_id=appointment_id, contact_id=contact_id, event=Event.REMINDER, channel=Channel.SMS,
+                    sequence=sequence, stage=row.stage, to=row.to, status=Status.CANCELLED,
+                    error_message=GROUPED % row.appointment_id))
+        group = candidates[(row.to, row.stage)]
+        for appointment_id in [row.appointment_id, *row.also]:
+            group.pop(appointment_id, None)  # named once: no other SMS of this batch names them again
+    return rows + extra
+
+
 # --- The sweep --------------------------------------------------------------------------------
 
 def due(now):
@@ -127,7 +194,7 @@ def sweep_due_reminders(now=None, batch_size=1000):
                                               channels=schedule.channel_list(channels), stage=stage)
             if expired:
                 PlannedReminder.objects.filter(pk__in=expired).update(status=ReminderState.EXPIRED)
-            save_and_enqueue(rows)
+            save_and_enqueue(one_sms_per_day(rows, now))
         total += len(claimed) - len(expired)
         dropped += len(expired)
     if total or dropped:

@@ -234,3 +234,57 @@ def test_the_confirmation_email_says_which_reminders_will_come(demo, committed):
     [email] = [m for m in mail.outbox if "confirm" in m.subject.lower()]
     assert ("Vous recevrez un rappel 7 jours avant le rendez-vous par e-mail, un rappel 48 heures avant le "
             "rendez-vous et un rappel 3 heures avant le rendez-vous par SMS.") in email.body
+
+
+# --- One reminder SMS per number and day ------------------------------------------------------
+
+def two_the_same_day(demo, *, second_motif=None, days=(10, 10)):
+    first = demo.book(contacts=[demo.contact()], days=days[0], hour=10)
+    second = demo.book(contacts=[demo.contact()], days=days[1], hour=14, motif=second_motif)  # a new contact, same number
+    return first, second
+
+
+def test_two_appointments_the_same_day_get_one_reminder_sms_naming_both(demo, committed, sms_outbox):
+    from appointments.models import Motif
+
+    other = Motif.objects.filter(organisation=demo.cni.organisation).exclude(service=demo.cni.service).first()
+    first, second = two_the_same_day(demo, second_motif=other)
+    mail_before = len(__import__("django.core.mail", fromlist=["outbox"]).outbox)
+    with committed():
+        assert sweep_due_reminders(now=first.starts_at - timedelta(hours=48)) == 1
+        assert sweep_due_reminders(now=first.starts_at - timedelta(hours=48)) == 0  # beat twice
+        assert sweep_due_reminders(now=second.starts_at - timedelta(hours=48)) == 1
+    reminders_sms = [m for m in sms_outbox if m.body.startswith("Rappel")]
+    assert len(reminders_sms) == 1
+    [body] = [m.body for m in reminders_sms]
+    assert body.startswith("Rappel : 2 RDV ") and "10h00" in body and "14h00" in body
+    assert first.link_url() in body and second.link_url() in body
+    sms = Notification.objects.filter(event=Event.REMINDER, channel="sms")
+    assert sorted(sms.values_list("appointment_id", "status")) == sorted([(first.pk, "sent"), (second.pk, "cancelled")])
+    lead = sms.get(appointment=first)
+    assert lead.also == [second.pk] and lead.segments == 1
+    # Emails are not grouped: one each.
+    emails = Notification.objects.filter(event=Event.REMINDER, channel="email", status="sent")
+    assert sorted(emails.values_list("appointment_id", flat=True)) == sorted([first.pk, second.pk])
+    assert len(__import__("django.core.mail", fromlist=["outbox"]).outbox) == mail_before + 2
+
+
+@override_settings(PUBLIC_BASE_URL="https://rdv-solidarites.beta.gouv.fr")
+def test_a_day_reminder_too_long_for_one_segment_takes_two_and_says_so(demo, committed, sms_outbox):
+    first, second = two_the_same_day(demo)
+    third = demo.book(contacts=[demo.contact()], days=10, hour=16)
+    with committed():
+        sweep_due_reminders(now=third.starts_at - timedelta(hours=48))
+    lead = Notification.objects.get(event=Event.REMINDER, channel="sms", status="sent")
+    assert sorted(lead.also) == sorted([second.pk, third.pk])
+    assert lead.segments == 2
+    [body] = [m.body for m in sms_outbox if m.body.startswith("Rappel")]
+    assert body.startswith("Rappel : 3 RDV ")
+
+
+def test_appointments_on_different_days_get_their_own_reminder_sms(demo, committed, sms_outbox):
+    first, second = two_the_same_day(demo, days=(10, 11))
+    with committed():
+        sweep_due_reminders(now=second.starts_at - timedelta(hours=48))
+    assert sorted(Notification.objects.filter(event=Event.REMINDER, channel="sms").values_list("status", "also")) == [
+        ("sent", []), ("sent", [])]
