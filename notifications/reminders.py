@@ -128,10 +128,12 @@ def one_sms_per_day(rows, now):
             group.setdefault(appointment_id, (starts_at, sequence, contact_id, None))
     grouped = set()
     extra = []
+    zones = {}  # one zone lookup per organisation and place, not per message
     for row in sorted(sms, key=lambda r: r.appointment.starts_at):
         if id(row) in grouped:
             continue
-        zone = row.appointment.zone
+        key = (row.appointment.organisation_id, row.appointment.place_id)
+        zone = zones[key] if key in zones else zones.setdefault(key, row.appointment.zone)
         day = timezone.localdate(row.appointment.starts_at, zone)
         same_day = sorted(
             (starts_at, appointment_id, sequence, contact_id, other)
@@ -182,7 +184,9 @@ def sweep_due_reminders(now=None, batch_size=1000):
             claimed = claim_batch(now, batch_size)
             if not claimed:
                 break
-            appointments = Appointment.objects.filter(pk__in={row[1] for row in claimed}).prefetch_related("contacts").in_bulk()
+            # The organisation and place tell each appointment's zone (its day, for grouping SMS).
+            appointments = (Appointment.objects.filter(pk__in={row[1] for row in claimed})
+                            .select_related("organisation", "place__organisation").prefetch_related("contacts").in_bulk())
             rows, expired = [], []
             for pk, appointment_id, sequence, stage, channels in claimed:
                 appointment = appointments[appointment_id]
