@@ -288,3 +288,26 @@ def test_appointments_on_different_days_get_their_own_reminder_sms(demo, committ
         sweep_due_reminders(now=second.starts_at - timedelta(hours=48))
     assert sorted(Notification.objects.filter(event=Event.REMINDER, channel="sms").values_list("status", "also")) == [
         ("sent", []), ("sent", [])]
+
+
+@pytest.mark.parametrize("organisation_name, zone", [
+    ("Préfecture de la Guadeloupe", GUADELOUPE),
+    ("Département de La Réunion", REUNION),
+], ids=["guadeloupe", "reunion"])
+def test_a_booking_overseas_keeps_quiet_hours_in_the_places_time(demo, organisation_name, zone):
+    from appointments.models import Motif, Organisation
+
+    from .support.dates import upcoming
+
+    organisation = Organisation.objects.get(name__startswith=organisation_name)
+    motif = Motif.objects.filter(organisation=organisation, location_type="on_site").first() or \
+        Motif.objects.filter(organisation=organisation).first()
+    place = organisation.places.get()
+    # 22:00 there, a Wednesday some weeks ahead: 48 hours before is 22:00 there, quiet, so 20:30 there.
+    starts_at = upcoming(2, 22, zone=zone, after_days=14)
+    appointment = demo.book(motif=motif, place=place if motif.location_type == "on_site" else None,
+                            contacts=[demo.contact(organisation)], agents=[organisation.agents.first()],
+                            starts_at=starts_at)
+    [due] = planned_due(appointment)
+    expected = (starts_at - timedelta(days=2)).replace(hour=20, minute=30)
+    assert due.astimezone(zone).replace(tzinfo=None) == expected.replace(tzinfo=None)
