@@ -396,11 +396,12 @@ class AppointmentAdmin(OrganisationScopedAdmin):
     def who_is_told(self, obj):
         """Per contact, exactly what they will receive, or a warning that they get nothing."""
         if obj is None or obj.pk is None:
-            return _("Chaque usager reçoit la confirmation, les modifications, l'annulation et le rappel "
-                     "(%(hours)s heures avant ; aucun rappel pour un rendez-vous qui commence plus tôt) par SMS "
-                     "s'il a donné un mobile français, et par e-mail s'il a donné une adresse. Le détail par "
-                     "usager s'affiche une fois le rendez-vous enregistré.") % {"hours": settings.REMINDER_DELAY_HOURS}
-        lines = [reach.sentences(contact, obj.starts_at, AGENT)[0] for contact in obj.contacts.all()]
+            return _("Chaque usager reçoit la confirmation, les modifications, l'annulation et les rappels prévus "
+                     "pour le motif (aucun rappel dont l'heure est déjà passée) par SMS s'il a donné un mobile "
+                     "français, et par e-mail s'il a donné une adresse. Le détail par usager s'affiche une fois le "
+                     "rendez-vous enregistré.")
+        lines = [reach.sentences(contact, obj.starts_at, AGENT, motif=obj.motif, place=obj.place)[0]
+                 for contact in obj.contacts.all()]
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
     @admin.display(description=_("prochains créneaux libres"))
@@ -427,7 +428,8 @@ class AppointmentAdmin(OrganisationScopedAdmin):
                                          "confirmation ni rappel."), messages.WARNING)
             return
         for contact in appointment.contacts.all():
-            sentence, warning = reach.sentences(contact, appointment.starts_at, AGENT, now=appointment.booked_at)
+            sentence, warning = reach.sentences(contact, appointment.starts_at, AGENT, now=appointment.booked_at,
+                                                motif=appointment.motif, place=appointment.place)
             self.message_user(request, sentence, messages.WARNING if warning else messages.INFO)
 
     @admin.display(description=_("début (heure locale)"), ordering="starts_at")

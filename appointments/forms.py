@@ -183,7 +183,7 @@ class AppointmentAdminForm(forms.ModelForm):
             return  # the time was not touched: an edit of something else
         self.unusual = unusual_start(
             starts_at, end_of(starts_at, duration), list(cleaned["assigned_agents"]), cleaned.get("place"),
-            change=bool(instance.pk),
+            change=bool(instance.pk), motif=cleaned.get("motif"),
         )
         if self.unusual and not cleaned.get("confirm_unusual"):
             self.fields["confirm_unusual"].widget = forms.CheckboxInput()
@@ -197,7 +197,7 @@ class AppointmentAdminForm(forms.ModelForm):
         super()._post_clean()
 
 
-def unusual_start(starts_at, ends_at, agents, place=None, *, change=False, now=None):
+def unusual_start(starts_at, ends_at, agents, place=None, *, change=False, now=None, motif=None):
     """Sentences (French) on what is unusual about this start and what the citizen will and
     won't receive because of it; empty when nothing is."""
     now = now or timezone.now()
@@ -213,14 +213,16 @@ def unusual_start(starts_at, ends_at, agents, place=None, *, change=False, now=N
     closed = slots.agents_outside_opening_hours(agents, starts_at, ends_at, place)
     if closed:
         message = _("modification") if change else _("confirmation")
-        if reach.reminder_planned(starts_at, now):
-            sent = _("L'usager recevra quand même la %(message)s, puis un rappel %(hours)s heures avant.")
+        words, reason = reach.reminders(motif, place, starts_at, now)
+        if words:
+            sent = _("L'usager recevra quand même la %(message)s, puis %(reminders)s.") % {
+                "message": message, "reminders": words}
         else:
-            sent = _("L'usager recevra quand même la %(message)s, mais aucun rappel : le rendez-vous commence dans "
-                     "moins de %(hours)s heures.")
+            sent = _("L'usager recevra quand même la %(message)s, mais aucun rappel : %(reason)s.") % {
+                "message": message, "reason": reason}
         found.append(_("Le %(when)s est en dehors des plages d'ouverture de %(agents)s%(place)s. %(sent)s") % {
             "when": when, "agents": ", ".join(str(a) for a in closed),
             "place": _(" à %(place)s") % {"place": place.name} if place is not None else "",
-            "sent": sent % {"message": message, "hours": settings.REMINDER_DELAY_HOURS},
+            "sent": sent,
         })
     return found

@@ -379,8 +379,6 @@ class Appointment(models.Model):
     # Grows with each change or cancellation: the iCalendar SEQUENCE, and what tells one
     # change notification from the next.
     sequence = models.PositiveIntegerField(_("nombre de modifications"), default=0, editable=False)
-    # When the reminder is due; NULL once it is claimed, or when there is none to send.
-    reminder_due_at = models.DateTimeField(_("rappel prévu le"), null=True, blank=True, editable=False)
     token = models.CharField(_("clé du lien de l'usager"), max_length=16, unique=True, default=new_token, editable=False)
 
     class Meta:
@@ -388,9 +386,6 @@ class Appointment(models.Model):
         verbose_name_plural = _("rendez-vous")
         ordering = ["starts_at"]
         indexes = [
-            # The reminder sweep reads only what is due: a partial index holding the
-            # appointments that still have a reminder ahead, ordered by due time.
-            models.Index(fields=["reminder_due_at"], name="appointment_reminder_due_idx", condition=Q(reminder_due_at__isnull=False)),
             models.Index(fields=["organisation", "starts_at"], name="appointment_org_start_idx"),
             models.Index(fields=["place", "starts_at"], name="appointment_place_start_idx"),
         ]
@@ -473,18 +468,6 @@ class Appointment(models.Model):
             self.duration_minutes = self.motif.default_duration_minutes
         self.ends_at = end_of(self.starts_at, self.duration_minutes)
         super().save(*args, **kwargs)
-
-    def schedule_reminder(self, now=None):
-        """Set when the reminder is due: REMINDER_DELAY_HOURS before the start.
-
-        None when the appointment is booked or moved closer than that to its start: the
-        confirmation or change message has just told the citizen everything.
-        """
-        now = now or timezone.now()
-        # In UTC: arithmetic on a zone-aware local time is wall-clock arithmetic, which
-        # would make "48 hours" 47 or 49 across a daylight-saving change.
-        due = self.starts_at.astimezone(dt_timezone.utc) - timedelta(hours=settings.REMINDER_DELAY_HOURS)
-        self.reminder_due_at = due if self.status == AppointmentStatus.CONFIRMED and now < due else None
 
     def sync_agent_slots(self):
         """Copy the time range and status onto the rows that guard agents' calendars."""

@@ -1,21 +1,19 @@
 """Who will be told what about an appointment, in words for the citizen and for the agent.
 
 What the confirmation page and the agent's form promise must be what happens: SMS only to a
-French mobile whose holder has not opted out, email only to an address that has not, a
-reminder only when the appointment starts later than REMINDER_DELAY_HOURS from now (the
-reminder sweep skips the others: the confirmation has just said everything), and a plain
-warning when a contact will get nothing at all.
+French mobile whose holder has not opted out, email only to an address that has not, the
+reminders the motif's schedule will still send (notifications/ decides them and says them in
+words: `register_reminders`), and a plain warning when a contact will get nothing at all.
 
 The contact's consent state is the truth here: notifications/ withdraws it at once when a
 number or address is on the suppression list, so this module needs to know nothing of SMS
-providers or lists.
+providers, lists or reminder schedules.
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from .phones import can_text, is_french_mobile
@@ -23,9 +21,23 @@ from .phones import can_text, is_french_mobile
 CITIZEN, AGENT = "citizen", "agent"
 
 
-def reminder_planned(starts_at, now=None):
-    """Will a reminder go out? The same rule as Appointment.schedule_reminder()."""
-    return starts_at - timedelta(hours=settings.REMINDER_DELAY_HOURS) > (now or timezone.now())
+_reminders = None
+
+
+def register_reminders(provider):
+    """`provider(motif, place, starts_at, now, sms=bool, email=bool) -> (words, reason)`:
+    `words` the reminders this contact will receive ("un rappel 48 heures avant le
+    rendez-vous"), or "" and `reason`, a clause saying why none will come ("le rendez-vous
+    commence dans moins de 48 heures")."""
+    global _reminders
+    _reminders = provider
+
+
+def reminders(motif, place, starts_at, now=None, *, sms=True, email=True):
+    """(words, reason) as the registered provider says; nothing promised without one."""
+    if _reminders is None:
+        return "", ""
+    return _reminders(motif, place, starts_at, now or timezone.now(), sms=sms, email=email)
 
 
 def _phone(contact):
@@ -76,7 +88,7 @@ def _channels(r):
     return _("par e-mail à %(email)s") % {"email": r.email_to}
 
 
-def sentences(contact, starts_at, audience=CITIZEN, now=None):
+def sentences(contact, starts_at, audience=CITIZEN, now=None, *, motif=None, place=None):
     """(sentence, is_warning) saying what this contact will receive."""
     r = reach(contact, audience)
     notes = "".join(f" ({note})" for note in r.notes)
@@ -86,12 +98,14 @@ def sentences(contact, starts_at, audience=CITIZEN, now=None):
                      "sa date, son heure et le lien ci-dessous.") % {"notes": notes}, True
         return _("%(name)s ne recevra aucun message (ni SMS : pas de mobile pouvant en recevoir, ni e-mail)%(notes)s : "
                  "prévenez-le vous-même.") % {"name": r.name, "notes": notes}, True
-    hours = settings.REMINDER_DELAY_HOURS
     who = _("Vous recevrez") if audience == CITIZEN else _("%(name)s recevra") % {"name": r.name}
-    if reminder_planned(starts_at, now):
-        text = _("%(who)s la confirmation %(channels)s, puis un rappel %(hours)s heures avant le rendez-vous, et un "
-                 "message pour toute modification ou annulation%(notes)s.")
+    words, reason = reminders(motif, place, starts_at, now, sms=bool(r.sms_to), email=bool(r.email_to))
+    if words:
+        text = _("%(who)s la confirmation %(channels)s, puis %(reminders)s, et un message pour toute modification ou "
+                 "annulation%(notes)s.")
     else:
         text = _("%(who)s la confirmation %(channels)s, et un message pour toute modification ou annulation"
-                 "%(notes)s. Le rendez-vous commence dans moins de %(hours)s heures : aucun rappel ne sera envoyé.")
-    return text % {"who": who, "channels": _channels(r), "hours": hours, "notes": notes}, False
+                 "%(notes)s.")
+        if reason:
+            text += " " + _("%(reason)s : aucun rappel ne sera envoyé.") % {"reason": capfirst(reason)}
+    return text % {"who": who, "channels": _channels(r), "reminders": words, "notes": notes}, False

@@ -1,7 +1,7 @@
 """The only ways an appointment is booked, changed or cancelled.
 
 The admin, the public pages and the demo data all go through these functions, so that the
-invariants (no double booking, reminder time, sequence) hold and each domain event is sent
+invariants (no double booking, sequence) hold and each domain event is sent
 exactly once.
 """
 
@@ -81,7 +81,6 @@ def confirm_new(appointment, *, agents, contacts, booked_by, booked_by_agent=Non
     appointment.booked_by_agent = booked_by_agent
     appointment.booked_at = now
     appointment.full_clean(exclude=["organisation", "ends_at", "token"])
-    appointment.schedule_reminder(now)
     _save_guarded(appointment, [agent.pk for agent in agents])
     Participation.objects.bulk_create([Participation(appointment=appointment, contact=c) for c in contacts])
     signals.appointment_confirmed.send(
@@ -104,8 +103,6 @@ def save_change(appointment, previous, *, actor, agent=None, agent_ids=None, now
         agent_ids = list(appointment.agent_slots.values_list("agent_id", flat=True))
     if changed:
         appointment.sequence += 1
-        if "starts_at" in changed:
-            appointment.schedule_reminder(now)
     appointment.full_clean(exclude=["organisation", "ends_at", "token"])
     _save_guarded(appointment, agent_ids)
     if changed:
@@ -143,8 +140,7 @@ def cancel(appointment, *, actor, agent=None, reason="", now=None):
     appointment.cancellation_reason = reason
     appointment.cancelled_at = now
     appointment.sequence = locked.sequence + 1
-    appointment.reminder_due_at = None
-    appointment.save(update_fields=["status", "cancellation_reason", "cancelled_at", "sequence", "reminder_due_at", "ends_at"])
+    appointment.save(update_fields=["status", "cancellation_reason", "cancelled_at", "sequence", "ends_at"])
     appointment.sync_agent_slots()
     page_cache.calendars_changed(appointment.agent_slots.values_list("agent_id", flat=True))
     signals.appointment_cancelled.send(sender=Appointment, appointment=appointment, actor=actor, agent=agent)

@@ -323,7 +323,7 @@ def contact_details(request):
         if form.is_valid() and "confirmer" in request.POST:
             return _book(request, form, motif, place, slot, now)
         if form.is_valid() and "modifier" not in request.POST:
-            told, warning = reach.sentences(form.probe_contact(), slot.starts_at, now=now)
+            told, warning = reach.sentences(form.probe_contact(), slot.starts_at, now=now, motif=motif, place=place)
             context.update(title=_("Confirmer le rendez-vous"), form=form, told=told, told_warning=warning,
                            steps=_steps(6, _("Vérifier et confirmer")))
             return render(request, "appointments/public/recap.html", context)
@@ -410,7 +410,8 @@ def booking_done(request):
     if appointment is None:
         return redirect("booking_home")
     contact = appointment.contacts.first()
-    told, warning = reach.sentences(contact, appointment.starts_at, now=appointment.booked_at)
+    told, warning = reach.sentences(contact, appointment.starts_at, now=appointment.booked_at, motif=appointment.motif,
+                                  place=appointment.place)
     return render(request, "appointments/public/done.html", {
         "title": _("Rendez-vous confirmé"), "appointment": appointment, "contact": contact,
         "starts": appointment.local_starts_at, "link": appointment.link_url(), "told": told, "told_warning": warning,

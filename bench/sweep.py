@@ -17,18 +17,18 @@ REPEATS = 3
 
 
 def make_due(count):
-    """Exactly `count` appointments due now, picked at random among those whose reminder is
-    still ahead; the ones seed_demo made due already count as sent."""
-    from appointments.models import Appointment
+    """Exactly `count` planned reminders due now, picked at random among those still ahead;
+    the ones seed_demo left overdue already count as sent."""
+    from notifications.models import PlannedReminder, ReminderState
 
     now = timezone.now()
-    Appointment.objects.filter(reminder_due_at__lte=now).update(reminder_due_at=None)
+    PlannedReminder.objects.filter(status=ReminderState.PLANNED, due_at__lte=now).update(status=ReminderState.SENT)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE appointments_appointment SET reminder_due_at = %s WHERE id IN ("
-            " SELECT id FROM appointments_appointment WHERE reminder_due_at IS NOT NULL"
+            "UPDATE notifications_plannedreminder SET due_at = %s WHERE id IN ("
+            " SELECT id FROM notifications_plannedreminder WHERE status = %s"
             " ORDER BY random() LIMIT %s)",
-            [now - timedelta(minutes=1), count],
+            [now - timedelta(minutes=1), ReminderState.PLANNED, count],
         )
         return cursor.rowcount
 

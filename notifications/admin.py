@@ -6,15 +6,19 @@ superuser-only: they hold every organisation's messages."""
 from django.contrib import admin, messages
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from appointments.admin import AppointmentAdmin, ContactAdmin, scope
 from appointments.models import Channel, Contact
 
-from .models import IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, SmsOutboxMessage, StatusEvent, Suppression
+from .models import (
+    IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, PlannedReminder, ReminderSchedule, ReminderTouch,
+    SmsOutboxMessage, StatusEvent, Suppression,
+)
 from .planning import enqueue
 
-READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "sequence", "resend", "status",
+READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "sequence", "stage", "resend", "status",
             "provider", "provider_message_id", "error_code", "error_message", "segments", "attempts", "to",
             "subject", "body", "created_at", "claimed_at", "sent_at", "updated_at"]
 
@@ -153,6 +157,59 @@ class ContactNotificationInline(NotificationInline):
                                                             "appointment__organisation")
 
 
+class PlannedReminderInline(NotificationInline):
+    """On each appointment: its reminders, planned (when, on which channels) and gone out
+    (what each became is in the notifications below)."""
+
+    model = PlannedReminder
+    fields = ["stage_label", "local_due_at", "channels", "state", "sequence", "done_at"]
+    readonly_fields = fields
+    verbose_name_plural = _("rappels prévus et partis")
+    show_change_link = False
+
+    @admin.display(description=_("rappel"))
+    def stage_label(self, obj):
+        return _("%(hours)s h avant") % {"hours": obj.stage}
+
+    @admin.display(description=_("état"))
+    def state(self, obj):
+        # Not "status": the notifications' inline below has that column.
+        return obj.get_status_display()
+
+    @admin.display(description=_("prévu le (heure locale)"))
+    def local_due_at(self, obj):
+        return timezone.localtime(obj.due_at, obj.appointment.zone).strftime("%d/%m/%Y %H:%M")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("appointment__place", "appointment__organisation")
+
+
+class ReminderTouchInline(admin.TabularInline):
+    model = ReminderTouch
+    extra = 1
+
+
+@admin.register(ReminderSchedule)
+class ReminderScheduleAdmin(admin.ModelAdmin):
+    """A motif's own reminder schedule, set by an administrator (agents have no permission on
+    it). A motif without one gets the default: one reminder REMINDER_DELAY_HOURS before, by SMS
+    and e-mail. Applies to appointments booked or moved afterwards."""
+
+    list_display = ["motif", "touches_label"]
+    list_select_related = ["motif"]
+    autocomplete_fields = ["motif"]
+    inlines = [ReminderTouchInline]
+
+    @admin.display(description=_("rappels"))
+    def touches_label(self, obj):
+        return ", ".join(str(touch) for touch in obj.touches.all()) or _("aucun rappel")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("touches")
+
+
+if PlannedReminderInline not in AppointmentAdmin.inlines:
+    AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, PlannedReminderInline]
 if NotificationInline not in AppointmentAdmin.inlines:
     AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, NotificationInline]
 if ContactNotificationInline not in ContactAdmin.inlines:

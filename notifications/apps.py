@@ -6,6 +6,7 @@ AGENT_PERMISSIONS = [
     ("notifications", "view_notification"),
     ("notifications", "resend_notification"),
     ("notifications", "view_statusevent"),
+    ("notifications", "view_plannedreminder"),
 ]
 
 
@@ -20,6 +21,11 @@ class NotificationsConfig(AppConfig):
         from .marks import citizen_marks
 
         notices.register(citizen_marks)
+        from appointments import reach
+
+        from .promises import reminders_in_words
+
+        reach.register_reminders(reminders_in_words)
         from appointments.management.commands import seed_demo
 
         from appointments.models import SHORT_NAME_CHECKS

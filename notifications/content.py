@@ -22,6 +22,7 @@ from appointments.dates import (
 from appointments.models import Place
 
 from . import gsm
+from .promises import planned_in_words
 from .models import Event
 from .status import metadata_signature
 
@@ -115,6 +116,9 @@ def context_for(notification, appointment):
         "previous": previous,
         "changes": changes_in_words(appointment, previous) if notification.event == Event.CHANGE else [],
         "cancellation_reason": appointment.cancellation_reason,
+        # Which reminders will come, told with the confirmation and each change.
+        "reminders": planned_in_words(appointment, contact)
+        if contact is not None and notification.event in (Event.CONFIRMATION, Event.CHANGE) else "",
     }
 
 
@@ -154,8 +158,42 @@ def sms_context(notification, appointment):
     return context
 
 
+def day_items(notification, appointment):
+    """A reminder naming the recipient's other appointments of the day: each one still
+    standing, in order (service, short name, time, link)."""
+    from appointments.models import Appointment, AppointmentStatus
+
+    others = Appointment.objects.filter(pk__in=notification.also, status=AppointmentStatus.CONFIRMED)
+    zone = appointment.zone
+    return [
+        {"service": a.motif.service.name, "short": a.motif.service.short_name or a.motif.service.name,
+         "time": french_time(a.starts_at, zone), "link": a.link_url()}
+        for a in sorted([appointment, *others.select_related("motif__service")], key=lambda a: a.starts_at)
+    ]
+
+
+def render_day_sms(notification, appointment):
+    """(text, segments): one reminder SMS for the day's appointments; the first variant
+    that fits one segment (names, short names, then fewer words), else the leanest, in as
+    many segments as it takes (the count is recorded on the notification)."""
+    with translation.override("fr"):
+        context = sms_context(notification, appointment)
+        items = day_items(notification, appointment)
+        context.update(items=items, count=len(items), day=french_compact_datetime(appointment.starts_at, appointment.zone)
+                       .split(" à ")[0])
+        text = ""
+        for lean, label in ((False, "service"), (False, "short"), (True, "service"), (True, "short")):
+            text = sms_text("reminder_day", {**context, "lean": lean,
+                                             "items": [{**item, "label": item[label]} for item in items]})
+            if gsm.fits_one_segment(text):
+                break
+    return text, gsm.segment_count(text)
+
+
 def render_sms(notification, appointment):
     """(text, segments): the first variant that fits one GSM-7 segment, transliterated."""
+    if notification.event == Event.REMINDER and notification.also:
+        return render_day_sms(notification, appointment)
     with translation.override("fr"):
         context = sms_context(notification, appointment)
         text = ""

@@ -2,12 +2,15 @@
 version of the appointment, plus the log of delivery statuses coming back, and the local
 outboxes that stand in for the SMS and email providers in development."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from appointments.models import Agent, Appointment, Channel, ConsentSource, Contact
+from appointments.models import Agent, Appointment, Channel, ConsentSource, Contact, Motif
+
+from . import schedule
 
 
 class Event(models.TextChoices):
@@ -59,6 +62,12 @@ class Notification(models.Model):
     channel = models.CharField(_("canal"), max_length=8, choices=Channel.choices)
     sequence = models.PositiveIntegerField(_("version du rendez-vous"))
     resend = models.PositiveSmallIntegerField(_("renvoi n°"), default=0)
+    # For a reminder: its touch in the motif's schedule (hours before the start); 0 otherwise.
+    # In the unique key, so that a second touch of one version is not taken for a duplicate.
+    stage = models.PositiveSmallIntegerField(_("rappel (heures avant)"), default=0)
+    # For a reminder SMS: the recipient's other appointments of that day it names too (one
+    # reminder SMS per number and day, see reminders.one_sms_per_day()).
+    also = models.JSONField(_("autres rendez-vous du jour nommés"), default=list, blank=True)
     # For a change: what the appointment was before, as shown to the citizen.
     previous = models.JSONField(_("avant la modification"), default=dict, blank=True)
 
@@ -84,11 +93,11 @@ class Notification(models.Model):
         permissions = [("resend_notification", _("Peut renvoyer une notification"))]
         constraints = [
             models.UniqueConstraint(
-                fields=["appointment", "contact", "event", "channel", "sequence", "resend"],
+                fields=["appointment", "contact", "event", "channel", "sequence", "stage", "resend"],
                 condition=Q(contact__isnull=False), name="notification_once_per_contact",
             ),
             models.UniqueConstraint(
-                fields=["appointment", "recipient_agent", "event", "channel", "sequence", "resend"],
+                fields=["appointment", "recipient_agent", "event", "channel", "sequence", "stage", "resend"],
                 condition=Q(recipient_agent__isnull=False), name="notification_once_per_agent",
             ),
             models.CheckConstraint(
@@ -113,6 +122,81 @@ class Notification(models.Model):
     @property
     def recipient_key(self):
         return {"contact": self.contact} if self.contact_id else {"recipient_agent": self.recipient_agent}
+
+
+class ReminderChannels(models.TextChoices):
+    BOTH = schedule.BOTH, _("SMS et e-mail")
+    SMS = schedule.SMS, _("SMS")
+    EMAIL = schedule.EMAIL, _("e-mail")
+
+
+class ReminderSchedule(models.Model):
+    """A motif's own reminder schedule (without one, the default: schedule.default_touches()).
+    A schedule with no touch means no reminder for this motif."""
+
+    motif = models.OneToOneField(Motif, on_delete=models.CASCADE, related_name="reminder_schedule", verbose_name=_("motif"))
+
+    class Meta:
+        verbose_name = _("calendrier des rappels")
+        verbose_name_plural = _("calendriers des rappels")
+
+    def __str__(self):
+        return str(self.motif)
+
+
+class ReminderTouch(models.Model):
+    schedule = models.ForeignKey(ReminderSchedule, on_delete=models.CASCADE, related_name="touches")
+    hours_before = models.PositiveSmallIntegerField(
+        _("heures avant le rendez-vous"), validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
+        help_text=_("48 = deux jours avant ; 168 = une semaine avant."),
+    )
+    channels = models.CharField(_("canaux"), max_length=16, choices=ReminderChannels.choices, default=ReminderChannels.BOTH)
+
+    class Meta:
+        verbose_name = _("rappel")
+        verbose_name_plural = _("rappels")
+        ordering = ["-hours_before"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "hours_before"], name="reminder_touch_once")]
+
+    def __str__(self):
+        return f"{self.hours_before} h ({self.get_channels_display()})"
+
+
+class ReminderState(models.TextChoices):
+    PLANNED = "planned", _("prévu")
+    SENT = "sent", _("parti")  # claimed by a sweep: its notifications exist (see them for delivery)
+    CANCELLED = "cancelled", _("annulé (rendez-vous modifié ou annulé)")
+    EXPIRED = "expired", _("abandonné (rendez-vous commencé ou plus confirmé)")
+
+
+class PlannedReminder(models.Model):
+    """One touch of the schedule for one version (`sequence`) of an appointment: planned on
+    booking, replaced on a change, cancelled on a cancellation (receivers.py), claimed by the
+    sweep when due (reminders.py)."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="planned_reminders", verbose_name=_("rendez-vous"))
+    sequence = models.PositiveIntegerField(_("version du rendez-vous"))
+    stage = models.PositiveSmallIntegerField(_("heures avant"))
+    due_at = models.DateTimeField(_("prévu le"))
+    channels = models.CharField(_("canaux"), max_length=16, choices=ReminderChannels.choices)
+    status = models.CharField(_("état"), max_length=16, choices=ReminderState.choices, default=ReminderState.PLANNED)
+    done_at = models.DateTimeField(_("traité le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rappel prévu")
+        verbose_name_plural = _("rappels prévus")
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "sequence", "stage"], name="planned_reminder_once"),
+        ]
+        indexes = [
+            # The sweep reads only what is still planned, by due time: its cost follows what is
+            # due, not the number of appointments.
+            models.Index(fields=["due_at"], name="planned_reminder_due_idx", condition=Q(status="planned")),
+        ]
+
+    def __str__(self):
+        return f"{self.stage} h — {self.get_status_display()}"
 
 
 class Suppression(models.Model):

@@ -24,15 +24,17 @@ SINGLE_TASKS_UP_TO = 10
 SOON = timedelta(days=2)
 
 
-def contact_notifications(appointment, event, *, previous=None, contacts=None):
-    """Unsaved records: one per participating contact and channel they consented to."""
+def contact_notifications(appointment, event, *, previous=None, contacts=None, channels=(Channel.SMS, Channel.EMAIL),
+                          stage=0):
+    """Unsaved records: one per participating contact and channel (among `channels`: a
+    reminder's touch may use one) they consented to."""
     rows = []
     for contact in contacts if contacts is not None else appointment.contacts.all():
         common = dict(appointment=appointment, contact=contact, event=event, sequence=appointment.sequence,
-                      previous=previous or {})
-        if contact.can_receive_sms():
+                      stage=stage, previous=previous or {})
+        if Channel.SMS in channels and contact.can_receive_sms():
             rows.append(Notification(channel=Channel.SMS, to=str(contact.phone), **common))
-        if contact.can_receive_email():
+        if Channel.EMAIL in channels and contact.can_receive_email():
             rows.append(Notification(channel=Channel.EMAIL, to=contact.email, **common))
     return rows
 

@@ -10,6 +10,7 @@ from .content import describe_previous
 from .limits import withhold_over_public_budget
 from .models import Event, Notification, Status, StatusEvent
 from .planning import agent_notifications, contact_notifications, not_started, save_and_enqueue
+from .reminders import cancel_reminders, plan_in_bulk, plan_reminders
 from .suppression import contact_address, is_suppressed, suppress
 
 
@@ -29,16 +30,24 @@ def _plan(appointment, event, *, actor, agent, previous=None):
 @receiver(signals.appointment_confirmed, dispatch_uid="notifications.confirmed")
 def on_confirmed(sender, appointment, actor, agent=None, **kwargs):
     _plan(appointment, Event.CONFIRMATION, actor=actor, agent=agent)
+    plan_reminders(appointment)
 
 
 @receiver(signals.appointment_changed, dispatch_uid="notifications.changed")
 def on_changed(sender, appointment, actor, agent=None, previous=None, **kwargs):
     _plan(appointment, Event.CHANGE, actor=actor, agent=agent, previous=describe_previous(appointment, previous or {}))
+    plan_reminders(appointment)  # every touch re-planned for the new version, the old ones cancelled
 
 
 @receiver(signals.appointment_cancelled, dispatch_uid="notifications.cancelled")
 def on_cancelled(sender, appointment, actor, agent=None, **kwargs):
     _plan(appointment, Event.CANCELLATION, actor=actor, agent=agent)
+    cancel_reminders(appointment)
+
+
+@receiver(signals.appointments_loaded, dispatch_uid="notifications.loaded")
+def on_loaded(sender, appointments, **kwargs):
+    plan_in_bulk(appointments)
 
 
 @receiver(signals.consent_changed, dispatch_uid="notifications.consent")

@@ -5,6 +5,7 @@ only Python (SQLite, a filesystem Celery transport, SMS and email kept in a read
 """
 
 import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -138,6 +139,19 @@ PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").ge
 REMINDER_DELAY_HOURS = env.int("REMINDER_DELAY_HOURS", default=48)
 if not 1 <= REMINDER_DELAY_HOURS <= 24 * 14:
     raise ImproperlyConfigured("REMINDER_DELAY_HOURS must be between 1 and 336.")
+# The default reminder schedule, for a motif an administrator gave none: one touch
+# REMINDER_DELAY_HOURS before the start, on SMS and email (notifications/schedule.py).
+# No reminder SMS in these local hours ("HH:MM-HH:MM", empty for none): one due then goes out
+# REMINDER_QUIET_MARGIN_MINUTES before the window opens (20:30 for 21:00), so that a sweep's
+# queue is through by 21:00; if that moment has passed, at the window's end, provided it
+# still leaves REMINDER_MIN_NOTICE_HOURS before the start.
+REMINDER_QUIET_HOURS = env.str("REMINDER_QUIET_HOURS", default="21:00-08:00")
+REMINDER_QUIET_MARGIN_MINUTES = env.int("REMINDER_QUIET_MARGIN_MINUTES", default=30)
+REMINDER_MIN_NOTICE_HOURS = env.int("REMINDER_MIN_NOTICE_HOURS", default=2)
+if REMINDER_QUIET_HOURS and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", REMINDER_QUIET_HOURS):
+    raise ImproperlyConfigured("REMINDER_QUIET_HOURS must read HH:MM-HH:MM (e.g. 21:00-08:00), or be empty.")
+if not 0 <= REMINDER_QUIET_MARGIN_MINUTES <= 120 or not 0 <= REMINDER_MIN_NOTICE_HOURS <= 48:
+    raise ImproperlyConfigured("REMINDER_QUIET_MARGIN_MINUTES must be 0 to 120, REMINDER_MIN_NOTICE_HOURS 0 to 48.")
 # How often beat runs the reminder sweep (seconds). The deeper health check expects a sweep
 # within 5 minutes, so at most 300.
 REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60)

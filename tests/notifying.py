@@ -21,3 +21,18 @@ class ScriptedSmsBackend(BaseSmsBackend):
     @classmethod
     def reset(cls, script=()):
         cls.script, cls.sent, cls.calls = list(script), [], 0
+
+
+def planned_due(appointment):
+    """When the appointment's still planned reminders are due (UTC), earliest first."""
+    from notifications.models import PlannedReminder, ReminderState
+
+    return list(PlannedReminder.objects.filter(appointment=appointment, status=ReminderState.PLANNED)
+                .order_by("due_at").values_list("due_at", flat=True))
+
+
+def make_due(appointments, when):
+    """Make the still planned reminders of these appointments due at `when`."""
+    from notifications.models import PlannedReminder, ReminderState
+
+    return PlannedReminder.objects.filter(appointment__in=appointments, status=ReminderState.PLANNED).update(due_at=when)

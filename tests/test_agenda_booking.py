@@ -93,7 +93,7 @@ def test_the_appointment_page_offers_the_next_free_slots_and_moving_onto_one(cam
                             "rendez-vous, ni à l'usager ni aux agents (ni confirmation, ni rappel)."),
     ("2026-12-13", "22:00", "Le dimanche 13 décembre 2026 à 22h00 est en dehors des plages d'ouverture de Camille "
                             "Martin à Mairie du 3e. L'usager recevra quand même la confirmation, puis un rappel 48 "
-                            "heures avant."),
+                            "heures avant le rendez-vous (le 11/12 à 20h30 : pas de SMS la nuit)."),
     ("2026-12-07", "18:00", "Le lundi 7 décembre 2026 à 18h00 est en dehors des plages d'ouverture de Camille Martin "
                             "à Mairie du 3e. L'usager recevra quand même la confirmation, mais aucun rappel : le "
                             "rendez-vous commence dans moins de 48 heures."),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from appointments import services, signals
 from appointments.models import AppointmentAgent, AppointmentStatus, BookedBy
+from .notifying import planned_due
 
 
 @pytest.fixture
@@ -65,23 +66,23 @@ def test_a_past_appointment_cannot_be_cancelled(demo):
 
 def test_reminder_is_due_48_hours_before_and_follows_a_move(demo):
     appointment = demo.book(days=10)
-    assert appointment.reminder_due_at == appointment.starts_at - timedelta(hours=48)
+    assert planned_due(appointment) == [appointment.starts_at - timedelta(hours=48)]
     services.reschedule(appointment, starts_at=appointment.starts_at + timedelta(days=3))
-    assert appointment.reminder_due_at == appointment.starts_at - timedelta(hours=48)
+    assert planned_due(appointment) == [appointment.starts_at - timedelta(hours=48)]
 
 
 def test_no_reminder_when_booked_or_moved_within_the_delay(demo):
     appointment = demo.book(starts_at=timezone.now() + timedelta(hours=30))
-    assert appointment.reminder_due_at is None
+    assert planned_due(appointment) == []
     later = demo.book(days=10, hour=11)
     services.reschedule(later, starts_at=timezone.now() + timedelta(hours=20))
-    assert later.reminder_due_at is None
+    assert planned_due(later) == []
 
 
 def test_cancelling_clears_the_reminder_and_frees_the_agent(demo):
     appointment = demo.book()
     services.cancel(appointment, actor=BookedBy.AGENT, agent=demo.camille)
-    assert appointment.reminder_due_at is None
+    assert planned_due(appointment) == []
     again = demo.book(starts_at=appointment.starts_at)
     assert again.status == AppointmentStatus.CONFIRMED
 

@@ -19,6 +19,7 @@ from .factories import user
 from .public_pages import CONTACT, book, first_slot_url, slot_start, text
 from .support.dates import upcoming
 from .test_admin import appointment_form, next_weekday
+from .notifying import planned_due
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -70,7 +71,7 @@ def test_the_pages_promise_a_reminder_only_beyond_the_reminder_delay(demo, clien
         assert told.startswith("Vous recevrez la confirmation par SMS au 06 12 34 56 78 et par e-mail à "
                                "lea.dupont@exemple.fr")
         assert f"moins de {math.ceil(ahead) + 1} heures : aucun rappel" in told and "puis un rappel" not in told
-        assert Appointment.objects.get().reminder_due_at is None
+        assert planned_due(Appointment.objects.get()) == []
 
 
 def test_a_landline_and_no_email_warns_that_nothing_will_be_sent(demo, client):
@@ -114,5 +115,5 @@ def test_the_agent_form_says_no_reminder_within_the_delay(camille_client, demo):
     response = camille_client.post("/admin/appointments/appointment/add/", appointment_form(
         demo, contact, day=tomorrow, time="23:30", confirm_unusual="on"), follow=True)  # outside opening hours
     page = html.unescape(response.content.decode())
-    assert Appointment.objects.get().reminder_due_at is None
+    assert planned_due(Appointment.objects.get()) == []
     assert "Léa Dupont recevra la confirmation" in page and "aucun rappel ne sera envoyé" in page

@@ -24,7 +24,7 @@ import pytest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from appointments.models import Appointment, Channel
+from appointments.models import Channel
 from notifications.models import Notification, Status
 from notifications.reminders import sweep_due_reminders
 
@@ -33,6 +33,7 @@ from .support.processes import (
     celery_beat, celery_worker, flush_redis, free_port, poll, process_env, smtp_server_process, tasks_go_to_broker,
     twilio_standin_process,
 )
+from .notifying import make_due
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, pytest.mark.slow,
               pytest.mark.django_db(transaction=True)]
@@ -63,8 +64,7 @@ def due_reminders(demo, count):
     for i in range(count):
         contact = demo.contact(first_name=f"Usager{i}", phone=f"+336100{i:05d}", email=f"usager{i}@exemple.fr")
         appointments.append(demo.book(contacts=[contact], days=3 + i // 8, hour=9 + i % 8))
-    Appointment.objects.filter(pk__in=[a.pk for a in appointments]).update(
-        reminder_due_at=timezone.now() - timedelta(minutes=1))
+    make_due(appointments, timezone.now() - timedelta(minutes=1))
     return appointments
 
 

@@ -15,9 +15,10 @@ from django.db import connection
 from django.utils import timezone
 
 from appointments import services
-from appointments.models import Appointment, BookedBy
-from notifications.models import Event, Notification, Status
+from appointments.models import BookedBy
+from notifications.models import Event, Notification, PlannedReminder, ReminderState, Status
 from notifications.reminders import due, sweep_due_reminders
+from .notifying import planned_due, make_due
 
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -55,8 +56,8 @@ def test_no_reminder_once_the_appointment_has_started(demo, committed, sms_outbo
     with committed():
         assert sweep_due_reminders(now=appointment.starts_at + timedelta(minutes=5)) == 0
     assert reminders() == []
-    appointment.refresh_from_db()
-    assert appointment.reminder_due_at is None  # dropped, so it leaves the index
+    # Dropped, so it leaves the index.
+    assert list(appointment.planned_reminders.values_list("status", flat=True)) == ["expired"]
 
 
 def test_no_reminder_for_a_cancelled_appointment(demo, committed):
@@ -102,7 +103,7 @@ def test_the_reminder_is_48_real_hours_before_across_a_dst_change(demo):
     # 48 hours earlier is Saturday 28 March 7:00 UTC, i.e. 8:00 in Paris (winter time).
     with time_machine.travel(datetime(2026, 3, 16, 12, 0, tzinfo=PARIS), tick=False):
         appointment = demo.book(starts_at=datetime(2026, 3, 30, 9, 0, tzinfo=PARIS))
-    assert appointment.reminder_due_at == datetime(2026, 3, 28, 8, 0, tzinfo=PARIS)
+    assert planned_due(appointment) == [datetime(2026, 3, 28, 8, 0, tzinfo=PARIS)]
 
 
 def test_the_send_reminders_command_runs_the_same_sweep(demo, committed, sms_outbox):
@@ -130,11 +131,11 @@ def test_what_beat_schedules_is_the_sweep_every_reminder_sweep_seconds(demo, com
 def test_a_double_sweep_in_one_transaction_creates_nothing_twice(demo, committed, sms_outbox):
     appointment = demo.book(days=10)
     now = appointment.starts_at - timedelta(hours=47)
-    Appointment.objects.filter(pk=appointment.pk).update(reminder_due_at=now - timedelta(hours=1))
+    make_due([appointment], now - timedelta(hours=1))
     with committed():
         sweep_due_reminders(now=now)
-        # As if a second sweep had seen the appointment still due (it can't: it is claimed).
-        Appointment.objects.filter(pk=appointment.pk).update(reminder_due_at=now - timedelta(hours=1))
+        # As if a second sweep had seen the reminder still due (it can't: it is claimed).
+        PlannedReminder.objects.filter(appointment=appointment).update(status=ReminderState.PLANNED)
         sweep_due_reminders(now=now)
     assert reminders(appointment) == [("email", "sent"), ("sms", "sent")]
     assert len(sms_outbox) == 1
@@ -147,12 +148,14 @@ def test_two_sweeps_at_once_remind_each_appointment_once(sms_outbox, settings):
 
     call_command("seed_demo", stdout=io.StringIO())
     demo = Demo()
-    # One contact for 40 appointments: the daily per-recipient limits (notifications/limits.py)
-    # are not what this test is about.
+    # The daily per-recipient limits (notifications/limits.py) are not what this test is about:
+    # the 40 contacts share one email address.
     settings.SMS_PER_NUMBER_PER_DAY = settings.EMAIL_PER_ADDRESS_PER_DAY = 1000
-    contact = demo.contact()
     base = timezone.now().replace(microsecond=0) + timedelta(days=10)
-    appointments = [demo.book(contacts=[contact], starts_at=base + timedelta(minutes=30 * i)) for i in range(40)]
+    # One number each: a number's appointments of one day share one reminder SMS
+    # (test_reminder_schedule.py), and this test counts one SMS per appointment.
+    appointments = [demo.book(contacts=[demo.contact(phone=f"+3361000{i:04d}")], starts_at=base + timedelta(minutes=30 * i))
+                    for i in range(40)]
     mail.outbox = []
     sms_outbox.clear()
     now = max(a.starts_at for a in appointments) - timedelta(hours=47)
@@ -184,12 +187,12 @@ def test_two_sweeps_at_once_remind_each_appointment_once(sms_outbox, settings):
 def test_the_sweep_reads_due_appointments_through_the_partial_index(demo):
     call_command("seed_demo", appointments=5_000, stdout=io.StringIO())
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE appointments_appointment")
+        cursor.execute("ANALYZE notifications_plannedreminder")
     now = timezone.now() + timedelta(days=3)
     query = due(now).select_for_update(skip_locked=True).values_list("pk", flat=True)[:1000]
     plan = query.explain()
     print(plan)
-    assert "appointment_reminder_due_idx" in plan
+    assert "planned_reminder_due_idx" in plan
     assert "Seq Scan" not in plan
 
 

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from appointments import signals
 from appointments.consent import CONSENT_TEXT_VERSION
 from appointments.demo import DEMO_PASSWORD, DEMO_SUPERUSER, FIRST_NAMES, LAST_NAMES, ORGANISATIONS
 from appointments.models import (
@@ -153,8 +154,8 @@ class Command(BaseCommand):
         Appointment i (counted over every bench appointment so far) goes to bench agent
         i // S on its (i % S)-th half hour of weekdays 08:00-18:00, S being the slots an agent
         has in the year: the placement of earlier appointments never depends on how many are
-        added later, so repeated runs add up without double-booking anyone. No signal is sent:
-        these are stored as already confirmed, not newly booked.
+        added later, so repeated runs add up without double-booking anyone. They are stored as
+        already confirmed, not newly booked: `appointments_loaded`, not `appointment_confirmed`.
         """
         rng = random.Random(count)
         org = Organisation.objects.get(name=ORGANISATIONS[0]["name"])
@@ -168,7 +169,6 @@ class Command(BaseCommand):
         offset = AppointmentAgent.objects.filter(agent__user__username__startswith=BENCH_PREFIX).count()
         agents_needed = -(-(offset + count) // slots_per_agent)
         agents = self.bench_agents(max(agents_needed, 1), org, make_password(None))
-        delay = timedelta(hours=settings.REMINDER_DELAY_HOURS)
         for batch_start in range(offset, offset + count, BATCH):
             batch_end = min(batch_start + BATCH, offset + count)
             with transaction.atomic():
@@ -197,7 +197,6 @@ class Command(BaseCommand):
                         organisation=org, motif=motif, location_type=LocationType.ON_SITE, place=place,
                         starts_at=starts_at, duration_minutes=SLOT_MINUTES, ends_at=starts_at + timedelta(minutes=SLOT_MINUTES),
                         status=AppointmentStatus.CONFIRMED, booked_by=BookedBy.AGENT, booked_at=booked_at,
-                        reminder_due_at=starts_at - delay if booked_at < starts_at - delay else None,
                         token=new_token(),
                     ))
                 rows = Appointment.objects.bulk_create(rows)
@@ -207,6 +206,9 @@ class Command(BaseCommand):
                     for k, a in enumerate(rows)
                 ])
                 Participation.objects.bulk_create([Participation(appointment=a, contact=c) for a, c in zip(rows, contacts, strict=True)])
+                # Whatever is planned ahead for confirmed appointments (their reminders) is
+                # planned by whoever listens, as decided when each was booked.
+                signals.appointments_loaded.send(sender=Appointment, appointments=rows)
             self.stdout.write(f"  {batch_end - offset}/{count}", ending="\r")
             self.stdout.flush()
         self.stdout.write("")
