@@ -19,24 +19,12 @@ from datetime import timedelta
 
 os.environ.setdefault("BENCH_DB_NAME", "rdv_bench_surge")
 
+from tests.support.httpjson import session_from  # noqa: E402
+
 from . import database, env  # noqa: E402
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SLOT_LINK = re.compile(r'href="(/reserver/coordonnees/\?[^"]+)"')
-
-
-def session_from(address):
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    class Bound(HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs):
-            kwargs["source_address"] = (address, 0)
-            super().init_poolmanager(*args, **kwargs)
-
-    session = requests.Session()
-    session.mount("http://", Bound())
-    return session
 
 
 def attacker(index, address, base_url, slots_path, deadline, tally, lock):

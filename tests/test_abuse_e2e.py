@@ -20,6 +20,7 @@ from appointments.models import Appointment, BookedBy
 from notifications.models import Notification, Status
 
 from .servers import REDIS_URL
+from .support.httpjson import session_from
 from .support.processes import GunicornProcess, celery_worker, flush_redis, process_env, twilio_standin_process
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -27,20 +28,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.e2e, pytest.m
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SLOT_LINK = re.compile(r'href="(/reserver/coordonnees/\?[^"]+)"')
 VICTIM = "+33699887766"
-
-
-def session_from(address):
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    class Bound(HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs):
-            kwargs["source_address"] = (address, 0)
-            super().init_poolmanager(*args, **kwargs)
-
-    session = requests.Session()
-    session.mount("http://", Bound())
-    return session
 
 
 class Citizen:

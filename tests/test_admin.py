@@ -9,13 +9,6 @@ from django.utils import timezone
 from appointments import signals
 from appointments.models import Appointment, AppointmentStatus, ConsentRecord, Contact
 
-from .factories import user
-
-
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
 
 
 @pytest.fixture

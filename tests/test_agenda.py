@@ -4,7 +4,7 @@ constant number of queries."""
 
 import html
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from appointments import services
-from appointments.models import Appointment, BookedBy, Contact, OpeningHours
+from appointments.models import Appointment, BookedBy, Contact
 from notifications.models import Notification, Status
 
 from .factories import user
@@ -23,20 +23,9 @@ GUADELOUPE = ZoneInfo("America/Guadeloupe")
 # A Monday morning in Paris: the tests read calendar days and hours word for word.
 NOW = datetime(2026, 12, 7, 7, 0, tzinfo=PARIS)
 MONDAY = NOW.date()
-pytestmark = pytest.mark.time_machine(NOW, tick=False)
+pytestmark = [pytest.mark.time_machine(NOW, tick=False), pytest.mark.usefixtures("opening_hours_since_2026")]
 
 AGENDA = "/admin/appointments/appointment/agenda/"
-
-
-@pytest.fixture(autouse=True)
-def opening_hours_since_2026(demo):
-    OpeningHours.objects.update(valid_from=date(2026, 1, 1))
-
-
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
 
 
 def page(response):

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appointments.models import Appointment, AppointmentStatus, OpeningHours
+from appointments.models import Appointment, AppointmentStatus
 from notifications.models import Notification
 
 from .factories import user
@@ -17,21 +17,10 @@ from .test_admin import appointment_form
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 12, 7, 7, 0, tzinfo=PARIS)  # a Monday morning; the tests name calendar days
-pytestmark = pytest.mark.time_machine(NOW, tick=False)
+pytestmark = [pytest.mark.time_machine(NOW, tick=False), pytest.mark.usefixtures("opening_hours_since_2026")]
 
 AGENDA = "/admin/appointments/appointment/agenda/"
 ADD = "/admin/appointments/appointment/add/"
-
-
-@pytest.fixture(autouse=True)
-def opening_hours_since_2026(demo):
-    OpeningHours.objects.update(valid_from=datetime(2026, 1, 1).date())
-
-
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
 
 
 def text_of(response):

@@ -17,12 +17,6 @@ from appointments.models import Agent, NotificationLevel, OpeningHours
 from .factories import user
 
 
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
-
-
 def page_of(response):
     return html.unescape(response.content.decode())
 

@@ -10,25 +10,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from appointments.models import OpeningHours
 
-from .factories import user
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 12, 7, 7, 0, tzinfo=PARIS)
-pytestmark = pytest.mark.time_machine(NOW, tick=False)
+pytestmark = [pytest.mark.time_machine(NOW, tick=False), pytest.mark.usefixtures("opening_hours_since_2026")]
 LIST = "/admin/appointments/appointment/"
-
-
-@pytest.fixture(autouse=True)
-def opening_hours_since_2026(demo):
-    OpeningHours.objects.update(valid_from=datetime(2026, 1, 1).date())
-
-
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
 
 
 def text_of(response):

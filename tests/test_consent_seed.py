@@ -8,14 +8,12 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from django.test import override_settings
 from django.utils import timezone
 
 from appointments.consent import CONSENT_TEXT_VERSION
 from appointments.models import Appointment, ConsentRecord, Contact, Motif
 
-from .factories import user
 from .public_pages import CONTACT, book, first_slot_url, slot_start, text
 from .support.dates import upcoming
 from .test_admin import appointment_form, next_weekday
@@ -85,12 +83,6 @@ def test_a_landline_and_no_email_warns_that_nothing_will_be_sent(demo, client):
     assert "n'est pas un numéro de mobile français" in done
     contact = Contact.objects.get()
     assert not contact.sms_consent and not contact.email_consent and not contact.consent_records.exists()
-
-
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
 
 
 def test_the_agent_is_told_who_receives_what_and_warned_about_who_gets_nothing(camille_client, demo):

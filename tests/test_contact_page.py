@@ -8,25 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appointments import services
-from appointments.models import BookedBy, OpeningHours
+from appointments.models import BookedBy
 from notifications.models import Notification, Status
 
-from .factories import user
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 12, 7, 7, 0, tzinfo=PARIS)
-pytestmark = pytest.mark.time_machine(NOW, tick=False)
-
-
-@pytest.fixture(autouse=True)
-def opening_hours_since_2026(demo):
-    OpeningHours.objects.update(valid_from=datetime(2026, 1, 1).date())
-
-
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
+pytestmark = [pytest.mark.time_machine(NOW, tick=False), pytest.mark.usefixtures("opening_hours_since_2026")]
 
 
 def contact_page(client, contact):

@@ -3,19 +3,12 @@ the development outboxes are readable by a person in the admin."""
 
 import re
 
-import pytest
 from django.core import mail
 
 from notifications.models import EmailOutboxMessage, Notification, SmsOutboxMessage, Status
 from notifications.tasks import send_email, send_sms
 
 from .factories import user
-
-
-@pytest.fixture
-def camille_client(client, demo):
-    client.force_login(user("camille.martin"))
-    return client
 
 
 def test_the_appointment_page_lists_its_notifications(camille_client, demo, committed):

@@ -17,13 +17,7 @@ GUADELOUPE = ZoneInfo("America/Guadeloupe")
 # Before every date used below, so that the minimum lead time never hides a slot.
 LONG_BEFORE = datetime(2026, 11, 1, tzinfo=UTC)
 # The tests name calendar days (a DST change, a Saturday): "now" is LONG_BEFORE, whatever today is.
-pytestmark = pytest.mark.time_machine(LONG_BEFORE, tick=True)
-
-
-@pytest.fixture(autouse=True)
-def opening_hours_since_2026(demo):
-    """The demo's opening hours start on the day it is loaded; these tests use fixed dates."""
-    OpeningHours.objects.update(valid_from=date(2026, 1, 1))
+pytestmark = [pytest.mark.time_machine(LONG_BEFORE, tick=True), pytest.mark.usefixtures("opening_hours_since_2026")]
 
 
 def day_slots(motif, day, *, place, now=LONG_BEFORE):

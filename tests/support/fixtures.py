@@ -2,6 +2,7 @@
 (`pytest_plugins`): nothing to import in a test module but helpers."""
 
 import copy
+import datetime
 import io
 import json
 import logging.config
@@ -16,6 +17,24 @@ from notifications import sms
 from .brevo_standin import BrevoStandin
 from .smtp_server import SMTPServer
 from .twilio_standin import TwilioStandin
+
+
+@pytest.fixture
+def camille_client(client, demo):
+    """The test client, signed in as the demo agent Camille Martin (Mairie de Lyon)."""
+    from ..factories import user
+
+    client.force_login(user("camille.martin"))
+    return client
+
+
+@pytest.fixture
+def opening_hours_since_2026(demo):
+    """The demo's opening hours start on the day it is loaded; for modules that freeze "now" at
+    a fixed 2026 date (pytestmark usefixtures)."""
+    from appointments.models import OpeningHours
+
+    OpeningHours.objects.update(valid_from=datetime.date(2026, 1, 1))
 
 
 @pytest.fixture

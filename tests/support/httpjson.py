@@ -65,3 +65,19 @@ def http_json(method, url, payload=None, timeout=10):
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
+
+
+def session_from(address):
+    """A requests session whose connections leave from `address` (one of 127.0.0.0/8): many
+    distinct clients on one machine, as the rate limits and the surge defence see them."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class Bound(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["source_address"] = (address, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", Bound())
+    return session
