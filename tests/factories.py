@@ -49,3 +49,21 @@ class Demo:
 
 def user(username):
     return get_user_model().objects.get(username=username)
+
+
+def next_weekday(days=7):
+    """A working day at least `days` ahead: 10h00 on it is within the demo's opening hours
+    (a start outside them needs the agent's confirmation)."""
+    day = timezone.localdate() + timedelta(days=days)
+    return day + timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)
+
+
+def appointment_form(demo, contact, *, day, time="10:00", **overrides):
+    data = {
+        "motif": demo.cni.pk, "location_type": "", "place": demo.lyon_place.pk, "address": "", "visio_url": "",
+        "date": day.isoformat(), "time": time, "duration_minutes": "",
+        "assigned_agents": [demo.camille.pk], "participating_contacts": [contact.pk],
+        "status": "confirmed", "cancellation_reason": "",
+    }
+    data.update(overrides)
+    return data

@@ -1,13 +1,13 @@
 """Agents book, reschedule and cancel in the admin, and see only their organisations."""
 
 import html
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from appointments import signals
 from appointments.models import Appointment, AppointmentStatus, ConsentRecord, Contact
+
+from .factories import appointment_form, next_weekday
 
 
 
@@ -23,24 +23,6 @@ def sent():
     yield received
     for signal in (signals.appointment_confirmed, signals.appointment_changed, signals.appointment_cancelled):
         signal.disconnect(receiver)
-
-
-def next_weekday(days=7):
-    """A working day at least `days` ahead: 10h00 on it is within the demo's opening hours
-    (a start outside them needs the agent's confirmation)."""
-    day = timezone.localdate() + timedelta(days=days)
-    return day + timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)
-
-
-def appointment_form(demo, contact, *, day, time="10:00", **overrides):
-    data = {
-        "motif": demo.cni.pk, "location_type": "", "place": demo.lyon_place.pk, "address": "", "visio_url": "",
-        "date": day.isoformat(), "time": time, "duration_minutes": "",
-        "assigned_agents": [demo.camille.pk], "participating_contacts": [contact.pk],
-        "status": "confirmed", "cancellation_reason": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_an_agent_creates_a_contact_giving_the_details_is_the_consent(camille_client, demo):

@@ -12,8 +12,7 @@ import pytest
 from appointments.models import Appointment, AppointmentStatus
 from notifications.models import Notification
 
-from .factories import user
-from .test_admin import appointment_form
+from .factories import appointment_form, user
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 12, 7, 7, 0, tzinfo=PARIS)  # a Monday morning; the tests name calendar days

@@ -16,7 +16,7 @@ from appointments.models import Appointment, ConsentRecord, Contact, Motif
 
 from .public_pages import CONTACT, book, first_slot_url, slot_start, text
 from .support.dates import upcoming
-from .test_admin import appointment_form, next_weekday
+from .factories import appointment_form, next_weekday
 from .notifying import planned_due
 
 PARIS = ZoneInfo("Europe/Paris")
