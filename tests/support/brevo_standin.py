@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from .httpjson import BackgroundHTTPServer, QuietHandler
+from .httpjson import BackgroundHTTPServer, QuietHandler, ServedStandin
 from .twilio_standin import sms_segments
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "specs" / "brevo_transactional_sms.yaml"
@@ -146,7 +146,7 @@ class AcceptedSms:
         return "+" + self.recipient
 
 
-class BrevoStandin:
+class BrevoStandin(ServedStandin):
     def __init__(self, api_key=DEFAULT_API_KEY, *, host="127.0.0.1", port=0, strict=True, credits=None):
         self.api_key = api_key
         self.strict = strict
@@ -163,19 +163,6 @@ class BrevoStandin:
     def url(self):
         """The base URL to give as BREVO_API_BASE_URL."""
         return self._server.url + "/v3"
-
-    def start(self):
-        self._server.start()
-        return self
-
-    def stop(self):
-        self._server.stop()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def settings(self, sender="RDV"):
         return brevo_settings(self, sender)

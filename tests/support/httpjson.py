@@ -57,6 +57,24 @@ class BackgroundHTTPServer:
             self.thread.join(timeout=5)
 
 
+class ServedStandin:
+    """The lifecycle every HTTP stand-in shares: its BackgroundHTTPServer (`self._server`)
+    started and stopped, and the stand-in usable as a context manager."""
+
+    def start(self):
+        self._server.start()
+        return self
+
+    def stop(self):
+        self._server.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 def http_json(method, url, payload=None, timeout=10):
     """Call a stand-in's control endpoint from another process; returns the decoded JSON."""
     import urllib.request

@@ -75,7 +75,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from .httpjson import BackgroundHTTPServer, QuietHandler
+from .httpjson import BackgroundHTTPServer, QuietHandler, ServedStandin
 
 SPEC_PATH = Path(os.environ.get("TWILIO_OPENAPI_SPEC", "/work/shared/specs/twilio_api_v2010.json"))
 if not SPEC_PATH.exists():  # a fresh clone keeps shared/ beside the checkout
@@ -346,7 +346,7 @@ class Callback:
     params: dict
 
 
-class TwilioStandin:
+class TwilioStandin(ServedStandin):
     def __init__(
         self,
         account_sid=DEFAULT_ACCOUNT_SID,
@@ -387,19 +387,6 @@ class TwilioStandin:
     def url(self):
         """The base URL to give as TWILIO_API_BASE_URL."""
         return self._server.url
-
-    def start(self):
-        self._server.start()
-        return self
-
-    def stop(self):
-        self._server.stop()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def client(self):
         """A real twilio-python Client talking to this stand-in."""
