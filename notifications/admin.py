@@ -16,7 +16,7 @@ from .models import (
     IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, PlannedReminder, ReminderSchedule, ReminderTouch,
     SmsOutboxMessage, StatusEvent, Suppression,
 )
-from .planning import enqueue
+from .dispatch import enqueue
 
 READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "sequence", "stage", "resend", "status",
             "provider", "provider_message_id", "error_code", "error_message", "segments", "attempts", "to",

@@ -19,7 +19,7 @@ told twice, or told a stale time), while a message in doubt can be found and set
 - the provider's own status report settles it: every SMS carries a status-callback URL
   naming the record (?n=<id>), and emails carry the record id as ESP metadata, so a
   callback for a message that did go out moves the record to sent/delivered by itself;
-- `recover_stalled()` (a periodic task) marks records still 'sending' after
+- `recovery.recover_stalled()` (a periodic task) marks records still 'sending' after
   STALLED_AFTER as 'uncertain' (« à vérifier »), shown to agents in the admin, who can
   resend (a sender that was only slow still records its answer over 'uncertain'). Records
   still 'pending' after STALLED_AFTER (their task was lost: broker down at
@@ -28,7 +28,6 @@ told twice, or told a stale time), while a message in doubt can be found and set
 """
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -55,7 +54,6 @@ from .suppression import is_suppressed, suppress
 
 log = logging.getLogger(__name__)
 
-STALLED_AFTER = timedelta(minutes=15)  # longer than the longest retry back-off (10 min)
 # Twilio 21610: "Attempt to send to unsubscribed recipient" (the number opted out with Twilio).
 PROVIDER_OPT_OUT_CODES = {"21610"}
 
@@ -267,21 +265,3 @@ def deliver(notification_id, *, last_try=False, senders=None):
         Notification.objects.filter(pk=notification_id).update(updated_at=timezone.now(), **sent)
     log.info("notification %s: sent via %s", notification_id, provider)
     return "sent"
-
-
-def recover_stalled(now=None):
-    """Re-enqueue records whose task was lost; flag records stuck mid-send for an agent.
-    Returns (re-enqueued, flagged)."""
-    from .planning import enqueue
-
-    now = now or timezone.now()
-    cutoff = now - STALLED_AFTER
-    lost = list(Notification.objects.filter(status=Status.PENDING, updated_at__lt=cutoff).values_list("pk", "channel")[:10_000])
-    if lost:
-        Notification.objects.filter(pk__in=[pk for pk, _ in lost], status=Status.PENDING).update(updated_at=now)
-        enqueue(lost)
-    stuck = list(Notification.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list("pk", flat=True))
-    for pk in stuck:
-        finish(pk, Status.UNCERTAIN, only_from=(Status.SENDING,), raw_event="stalled",
-               error_message="Envoi interrompu : le message est peut-être parti. À vérifier avant de renvoyer.")
-    return len(lost), len(stuck)

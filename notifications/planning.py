@@ -1,4 +1,5 @@
-"""Who is told what: the Notification records an event calls for, and their enqueuing.
+"""Who is told what: the Notification records an event calls for, saved and handed to
+dispatch.py.
 
 Records are created inside the caller's transaction (so they exist if and only if the
 change they describe committed); tasks are enqueued only after the commit.
@@ -12,13 +13,10 @@ from django.utils import timezone
 
 from appointments.models import BookedBy, Channel, NotificationLevel
 
+from .dispatch import enqueue
 from .models import Notification, Status
 
 log = logging.getLogger(__name__)
-
-# Up to this many records per channel get a task each (a booking's messages, independent
-# retries); more go in batch tasks.
-SINGLE_TASKS_UP_TO = 10
 
 # Agents with the "soon" level hear about appointments within this horizon.
 SOON = timedelta(days=2)
@@ -78,30 +76,6 @@ def save_and_enqueue(rows):
     ).values_list("pk", "channel", "appointment_id", "event", "sequence")
     ids = [(pk, channel) for pk, channel, *key in pending if tuple(key) in keys]
     transaction.on_commit(lambda: enqueue(ids))
-
-
-def enqueue(pairs):
-    """Send the tasks for these (notification id, channel) pairs. A few (one booking's) get
-    one task each; more (a reminder sweep) go in batches of BATCH_SIZE per channel. Safe to
-    call twice for one record: only one task can claim it."""
-    from .tasks import BATCH_SIZE, send_email, send_email_batch, send_sms, send_sms_batch
-
-    if not pairs:
-        return
-    by_channel = {Channel.SMS: [], Channel.EMAIL: []}
-    for pk, channel in pairs:
-        by_channel[channel].append(pk)
-    single = {Channel.SMS: send_sms, Channel.EMAIL: send_email}
-    batch = {Channel.SMS: send_sms_batch, Channel.EMAIL: send_email_batch}
-    # One producer (one broker connection) for all of them, not one per message.
-    with send_sms.app.producer_or_acquire() as producer:
-        for channel, ids in by_channel.items():
-            if len(ids) <= SINGLE_TASKS_UP_TO:
-                for pk in ids:
-                    single[channel].apply_async((pk,), producer=producer)
-            else:
-                for start in range(0, len(ids), BATCH_SIZE):
-                    batch[channel].apply_async((ids[start:start + BATCH_SIZE],), producer=producer)
 
 
 def not_started(appointment, now=None):

@@ -15,7 +15,8 @@ from celery import shared_task
 from django.conf import settings
 from kombu.utils.limits import TokenBucket
 
-from .delivery import Senders, deliver, recover_stalled
+from .delivery import Senders, deliver
+from .recovery import recover_stalled
 from .reminders import sweep_due_reminders
 from .sms import TransientSmsError
 
@@ -49,13 +50,13 @@ def send_email(self, notification_id):
 # --- Batches: what the reminder sweep enqueues -------------------------------------------------
 #
 # A sweep of 100,000 reminders would otherwise publish 200,000 broker messages, one by one;
-# a batch task carries up to BATCH_SIZE record ids of one channel and delivers them one after
+# a batch task carries up to dispatch.BATCH_SIZE record ids of one channel and delivers them one after
 # the other, each with its own claim (so a redelivered batch re-sends nothing already
 # claimed), sharing one provider connection. A message that meets a transient error is handed
 # to the single-message task above, whose retries take over.
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 100
+
 
 
 def _rate(limit):

@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(demo, stand
             poll(lambda: reminders().filter(status=Status.SENT).count() + len(in_flight)
                        + reminders().filter(status=Status.PENDING).count() >= 48, 60, twilio.stats)
             successor.wait_idle()
-            from notifications.delivery import recover_stalled
+            from notifications.recovery import recover_stalled
 
             recover_stalled(now=timezone.now() + timedelta(minutes=16))
             settled(successor)
@@ -211,7 +211,7 @@ def test_redis_restarted_during_a_sweep_loses_nothing(demo, standins, private_re
             poll(lambda: reminders().filter(status=Status.SENT).count()
                        + reminders().filter(status=Status.PENDING, attempts=0).count() >= 60, 60, twilio.stats)
             worker.wait_idle()
-            from notifications.delivery import recover_stalled
+            from notifications.recovery import recover_stalled
 
             recover_stalled(now=timezone.now() + timedelta(minutes=16))
             settled(worker)

@@ -13,7 +13,8 @@ from django.utils import timezone
 from appointments import services
 from appointments.models import BookedBy, Channel, NotificationLevel
 from notifications import tasks
-from notifications.delivery import STALLED_AFTER, deliver, recover_stalled
+from notifications.delivery import deliver
+from notifications.recovery import STALLED_AFTER, recover_stalled
 from notifications.models import Event, Notification, Status
 from notifications.sms import PermanentSmsError, TransientSmsError
 
@@ -280,17 +281,17 @@ def test_a_transient_error_in_a_batch_hands_that_message_to_its_own_retried_task
 
 
 def test_many_records_are_enqueued_in_batches_a_few_one_by_one(monkeypatch):
-    from notifications import planning
+    from notifications import dispatch
 
     sent = []
     monkeypatch.setattr(tasks.send_sms, "apply_async", lambda args, **kw: sent.append(("sms", args)))
     monkeypatch.setattr(tasks.send_sms_batch, "apply_async", lambda args, **kw: sent.append(("sms_batch", len(args[0]))))
     monkeypatch.setattr(tasks.send_email, "apply_async", lambda args, **kw: sent.append(("email", args)))
     monkeypatch.setattr(tasks.send_email_batch, "apply_async", lambda args, **kw: sent.append(("email_batch", len(args[0]))))
-    planning.enqueue([(1, "sms"), (2, "email")])
+    dispatch.enqueue([(1, "sms"), (2, "email")])
     assert sent == [("sms", (1,)), ("email", (2,))]
     sent.clear()
-    planning.enqueue([(pk, "sms") for pk in range(250)])
+    dispatch.enqueue([(pk, "sms") for pk in range(250)])
     assert sent == [("sms_batch", 100), ("sms_batch", 100), ("sms_batch", 50)]
 
 
