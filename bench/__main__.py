@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a table, write bench/results.json.
 
-    python -m bench [--only noop,sweep,pages,pipeline] [--sizes 10000,100000,1000000] [--keep-db]
+    python -m bench [--only noop,sweep,pages,pipeline,callbacks] [--sizes 10000,100000,1000000] [--keep-db]
 """
 
 import argparse
@@ -13,7 +13,7 @@ from pathlib import Path
 from .env import activate
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("noop", "sweep", "pages", "pipeline")
+SECTIONS = ("noop", "sweep", "pages", "pipeline", "callbacks")
 # ../shared/CONTRACT.md: the keys results.json must hold.
 CONTRACT_KEYS = ("pipeline_vs_noop", "worker_rss_mb", "drain_100k_s", "provider_latency_ms", "sweep_1m_over_10k",
                  "pages_vs_bare", "link_vs_bare", "pages_p95_ms", "callbacks_vs_sms_rate")
@@ -69,6 +69,8 @@ def main():
         _write(results)
     if "noop" in sections and "pipeline" in sections:
         _pipeline_ratio(results)
+    if "callbacks" in sections and "pipeline" in sections:
+        _callbacks_ratio(results)
     _write(complete(results))
     print_table(results)
 
@@ -83,6 +85,11 @@ def complete(results):
 def _pipeline_ratio(results):
     if results.get("pipeline_per_s") and results.get("noop_tasks_per_s"):
         results["pipeline_vs_noop"] = round(results["pipeline_per_s"] / results["noop_tasks_per_s"], 2)
+
+
+def _callbacks_ratio(results):
+    if results.get("callbacks_per_s") and results.get("drain_sms_per_s"):
+        results["callbacks_vs_sms_rate"] = round(results["callbacks_per_s"] / results["drain_sms_per_s"], 2)
 
 
 def _cpus():
@@ -114,6 +121,8 @@ def print_table(results):
         ("link page / bare", results.get("link_vs_bare"), *TARGETS["link_vs_bare"]),
         *[(f"{label} page p50 / p95 (ms)", _pair(results, f"pages_{name}"), "", None) for name, label in PAGE_LABELS],
         ("pages p95, worst (ms)", results.get("pages_p95_ms"), *TARGETS["pages_p95_ms"]),
+        ("SMS delivered / s in the drain", results.get("drain_sms_per_s"), "", None),
+        ("status callbacks / s (gunicorn, signed)", results.get("callbacks_per_s"), "", None),
         ("status callbacks / s over SMS / s", results.get("callbacks_vs_sms_rate"), *TARGETS["callbacks_vs_sms_rate"]),
     ]
     print(f"\n{'figure':<44} {'value':>16}  {'target':<10} ok")

@@ -2,6 +2,10 @@
 Twilio-compatible HTTP endpoint and the SMTP server, each in its own process) through Redis
 and a real 2-process worker; then the drain of 100,000 reminders, sweep included.
 
+Two conditions: the rate with stand-ins answering at once (CPU efficiency: `pipeline_vs_noop`),
+and the drain with both stand-ins answering after PROVIDER_LATENCY_MS, as Twilio or an ESP does
+from Europe (`drain_100k_s`, `provider_latency_ms`).
+
 The sweep enqueues reminders in batch tasks (notifications/planning.py: 100 records per task,
 one provider connection per batch), so deliveries are counted where they arrive, at the
 stand-ins. Celery's per-provider rate limits (SMS_RATE_LIMIT, EMAIL_RATE_LIMIT) are switched
@@ -16,6 +20,7 @@ from .sweep import make_due
 
 APPOINTMENTS = 2_000  # x 2 channels = 4,000 notifications for the rate
 DRAIN_REMINDERS = 100_000
+PROVIDER_LATENCY_MS = 150
 NOTIFICATION_QUEUES = ["sms", "email"]
 
 
@@ -67,10 +72,13 @@ def measure_rate(twilio, smtp, worker_env, appointments=APPOINTMENTS):
     }
 
 
-def measure_drain(twilio, smtp, worker_env, reminders=DRAIN_REMINDERS):
-    """The realistic case: the worker is up, the sweep finds `reminders` due at once
-    (reminders / 2 appointments, SMS + email each); time until the last one is delivered."""
+def measure_drain(twilio, smtp, worker_env, reminders=DRAIN_REMINDERS, latency_ms=PROVIDER_LATENCY_MS):
+    """The realistic case: the worker is up, the providers answer after `latency_ms`, the
+    sweep finds `reminders` due at once (reminders / 2 appointments, SMS + email each); time
+    until the last one is delivered."""
     broker.flush()
+    twilio.set_delay(latency_ms / 1000)
+    smtp.set_delay(latency_ms / 1000)
     appointments = reminders // 2
     make_due(appointments)
     before = _delivered(twilio, smtp)
@@ -85,7 +93,10 @@ def measure_drain(twilio, smtp, worker_env, reminders=DRAIN_REMINDERS):
             _check(worker, deadline, _delivered(twilio, smtp) - before, expected)
             time.sleep(0.2)
         drain_s = time.monotonic() - started
-    results = {"drain_reminders": expected, "drain_appointments": claimed, "drain_sweep_s": round(sweep_s, 1),
+    twilio.set_delay(0)
+    smtp.set_delay(0)
+    results = {"provider_latency_ms": latency_ms, "drain_sms_per_s": round(claimed / drain_s, 1),
+               "drain_reminders": expected, "drain_appointments": claimed, "drain_sweep_s": round(sweep_s, 1),
                "drain_measured_s": round(drain_s, 1), "drain_100k_s": round(drain_s * DRAIN_REMINDERS / expected, 1)}
     if expected != DRAIN_REMINDERS:
         results["drain_note"] = (f"drain_100k_s extrapolated linearly from a measured drain of {expected:,} reminders "

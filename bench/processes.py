@@ -16,9 +16,9 @@ def worker(queues=None, concurrency=2, name="worker", **env):
                         extra_args=["-I", "bench.tasks"])
 
 
-def gunicorn():
+def gunicorn(**env):
     """`gunicorn rdv.wsgi` with the production gunicorn.conf.py (its worker count), never
     recycling workers mid-measurement."""
-    server = GunicornProcess(bench_env(), extra_args=["--max-requests", "0", "--log-level", "warning"])
+    server = GunicornProcess(bench_env(**env), extra_args=["--max-requests", "0", "--log-level", "warning"])
     server.workers = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["workers"]
     return server

@@ -15,7 +15,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self):
-        from . import checks, receivers, webhooks  # noqa: F401  (register checks, connect receivers)
+        from . import checks, receivers, tasks, webhooks  # noqa: F401  (register checks, receivers and tasks)
         from appointments import notices
 
         from .marks import citizen_marks

@@ -1,38 +1,45 @@
-"""Delivering one notification, exactly once as far as we can know.
+"""Delivering notifications, exactly once as far as we can know.
 
-The sequence for one record:
+The sequence for a record:
 
-1. Claim: UPDATE ... SET status='sending' WHERE id=... AND status='pending'. Only one
-   task can win; a duplicate task, a redelivered message or a late retry finds nothing to
-   claim and sends nothing.
-2. Check it should still go out: the appointment has not started, still stands (or it is
-   the cancellation message), was not changed since (a newer message replaces this one),
-   and the recipient still consents on this channel. Otherwise: cancelled.
+1. Claim: UPDATE ... SET status='sending' WHERE id ... AND status='pending'. Only one task can
+   win; a duplicate task, a redelivered message or a late retry finds nothing to claim and sends
+   nothing. A batch claims a few records in one statement (batches.py), just before it sends
+   them; the claim names the worker process (`claimed_by`, see liveness.py).
+2. Check it should still go out (`check`): the appointment has not started, still stands (or it
+   is the cancellation message), was not changed since (a newer message replaces this one), the
+   recipient still consents on this channel and is not on the suppression list, and is under
+   the daily per-recipient cap. Otherwise: cancelled (or limited).
 3. Render (a rendering error: failed, nothing reached the provider) and hand it over.
-4. Record the provider's answer: sent (with its message id and SMS segment count), failed
-   (permanent error, with the provider's code), or back to pending for a retry (transient).
+4. Record the provider's answer (`record`, in bulk for a batch): sent (with its message id and
+   SMS segment count), failed (permanent error, with the provider's code), or back to pending
+   for a retry (transient).
 
-A crash between the provider's answer and step 4 leaves the record in 'sending'. We do
-NOT send it again: this pipeline is **at-most-once** for that window. Why: we cannot know
-whether the provider accepted the message, and a duplicate cannot be taken back (a citizen
-told twice, or told a stale time), while a message in doubt can be found and settled:
-- the provider's own status report settles it: every SMS carries a status-callback URL
-  naming the record (?n=<id>), and emails carry the record id as ESP metadata, so a
-  callback for a message that did go out moves the record to sent/delivered by itself;
-- `recovery.recover_stalled()` (a periodic task) marks records still 'sending' after
-  STALLED_AFTER as 'uncertain' (« à vérifier »), shown to agents in the admin, who can
-  resend (a sender that was only slow still records its answer over 'uncertain'). Records
-  still 'pending' after STALLED_AFTER (their task was lost: broker down at
-  commit time, a purge) are simply enqueued again: nothing was sent for them, and claiming
-  makes a double enqueue harmless.
+A crash between the hand-over and step 4 leaves the record in 'sending'. We do NOT send it
+again: this pipeline is **at-most-once** for that window. Why: we cannot know whether the
+provider accepted the message, and a duplicate cannot be taken back (a citizen told twice, or
+told a stale time), while a message in doubt can be found and settled:
+- the provider's own status report settles it: every SMS carries a status-callback URL naming
+  the record (?n=<id>), and emails carry the record id as ESP metadata, so a callback for a
+  message that did go out moves the record to sent/delivered by itself;
+- recovery.py marks records still 'sending' whose worker died (at once) or that stalled
+  (after STALLED_AFTER) as 'uncertain' (« à vérifier »), shown to agents in the admin, who can
+  resend (a sender that was only slow still records its answer over 'uncertain').
+
+How wide the window is: a single-message task holds one record in it. A batch claims records
+only when a sending thread is free to take them at once, so its window holds at most
+SEND_CONCURRENCY records in flight plus the answers not yet recorded (recorded every
+batches.RECORD_EVERY answers): about 26 records per worker process with the defaults, each of
+which did reach the provider unless the process died within the instant between its claim and
+its request.
 """
 
 import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import get_connection
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from appointments.models import (
@@ -46,39 +53,77 @@ from appointments.models import (
 
 from . import limits
 from .content import render_email, render_sms, sms_sender
+from .errors import DeliveryError
 from .mail import classify
 from .models import Event, Notification, Status, StatusEvent
-from .sms import SmsError, SmsMessage
-from .sms.router import SmsRouter
-from .suppression import is_suppressed, suppress
+from .senders import Senders
+from .sms import SmsMessage
+from .suppression import is_suppressed, suppress, suppressed_among
 
 log = logging.getLogger(__name__)
 
 # Twilio 21610: "Attempt to send to unsubscribed recipient" (the number opted out with Twilio).
 PROVIDER_OPT_OUT_CODES = {"21610"}
+# Where a claimed record can be when its sender records the outcome: still 'sending', or
+# flagged 'uncertain' by the recovery meanwhile (the sender now knows better).
+CLAIMED = (Status.SENDING, Status.UNCERTAIN)
+# What a sent record keeps of its message, written even when a provider report came first.
+SENT_FIELDS = ("provider", "provider_message_id", "segments", "subject", "body", "sent_at", "error_code",
+               "error_message")
 
 
-class NotClaimed(Exception):
-    pass
+@dataclass
+class Outcome:
+    """What happened to one claimed record: the status it moves to, the fields it gets, the
+    event logged; `word` names it in task results and logs."""
+
+    pk: int
+    status: str
+    word: str
+    raw_event: str
+    provider_code: str = ""
+    fields: dict = field(default_factory=dict)
+    error: DeliveryError | None = None
 
 
-def claim(notification_id, now):
-    return Notification.objects.filter(pk=notification_id, status=Status.PENDING).update(
-        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now,
-    ) == 1
+# --- 1. Claim ------------------------------------------------------------------------------
 
+def claim(notification_id, now, worker=""):
+    return bool(claim_many([notification_id], now, worker))
+
+
+def claim_many(ids, now, worker=""):
+    """Claim the still-pending records among `ids` in one statement; returns their ids."""
+    if not ids:
+        return []
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claimed_at = %s, claimed_by = %s, attempts = attempts + 1, "
+            f"updated_at = %s WHERE id IN ({placeholders}) AND status = %s RETURNING id",
+            [Status.SENDING, now, worker, now, *ids, Status.PENDING],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# --- 2. Check ------------------------------------------------------------------------------
 
 def load(notification_id, lookups=None):
-    """The record with what rendering needs. A batch passes `lookups`, a dict shared by its
-    messages, so that motifs, organisations and places (a handful of rows) are read once per
-    batch rather than joined into every query."""
+    return load_many([notification_id], lookups)[0]
+
+
+def load_many(ids, lookups=None):
+    """The records with what rendering needs, in one query. A batch passes `lookups`, a dict
+    shared by its messages, so that motifs, organisations and places (a handful of rows) are
+    read once per batch rather than joined into every row."""
     if lookups is None:
-        return Notification.objects.select_related(
+        return list(Notification.objects.select_related(
             "appointment__motif__service", "appointment__organisation", "appointment__place__organisation",
             "contact", "recipient_agent__user",
-        ).get(pk=notification_id)
-    notification = Notification.objects.select_related("appointment", "contact", "recipient_agent__user").get(pk=notification_id)
-    appointment = notification.appointment
+        ).filter(pk__in=ids).order_by("pk"))
+    notifications = list(Notification.objects.select_related("appointment", "contact", "recipient_agent__user")
+                         .filter(pk__in=ids).order_by("pk"))
 
     def cached(model, pk, queryset):
         key = (model, pk)
@@ -86,15 +131,18 @@ def load(notification_id, lookups=None):
             lookups[key] = queryset.get(pk=pk)
         return lookups[key]
 
-    appointment.motif = cached("motif", appointment.motif_id, Motif.objects.select_related("service"))
-    appointment.organisation = cached("organisation", appointment.organisation_id, Organisation.objects.all())
-    if appointment.place_id:
-        appointment.place = cached("place", appointment.place_id, Place.objects.select_related("organisation"))
-    return notification
+    for notification in notifications:
+        appointment = notification.appointment
+        appointment.motif = cached("motif", appointment.motif_id, Motif.objects.select_related("service"))
+        appointment.organisation = cached("organisation", appointment.organisation_id, Organisation.objects.all())
+        if appointment.place_id:
+            appointment.place = cached("place", appointment.place_id, Place.objects.select_related("organisation"))
+    return notifications
 
 
-def why_not_send(notification, now):
-    """The reason this notification must no longer go out, or None."""
+def why_not_send(notification, now, suppressed=None):
+    """The reason this notification must no longer go out, or None. `suppressed`: whether
+    its address is on the suppression list, when the caller looked it up for many at once."""
     appointment = notification.appointment
     if appointment.starts_at <= now:
         return "Le rendez-vous a déjà commencé."
@@ -110,66 +158,37 @@ def why_not_send(notification, now):
     elif not notification.recipient_agent.user.is_active:
         return "Compte agent désactivé."
     # Also for a number typed into a contact after it opted out elsewhere.
-    if is_suppressed(notification.channel, notification.to):
+    if suppressed is None:
+        suppressed = is_suppressed(notification.channel, notification.to)
+    if suppressed:
         return "Numéro ou adresse sur la liste d'opposition."
     return None
 
 
-# Where a claimed record can be when its sender records the outcome: still 'sending', or
-# flagged 'uncertain' by recover_stalled() meanwhile (the sender now knows better).
-CLAIMED = (Status.SENDING, Status.UNCERTAIN)
+def check(notification, now, suppressed=None):
+    """The Outcome of a record that must not be sent (cancelled, limited), or None."""
+    reason = why_not_send(notification, now, suppressed)
+    if reason:
+        return Outcome(notification.pk, Status.CANCELLED, "cancelled", "cancelled", fields={"error_message": reason})
+    # Counted once per record (a retry after a transient error was counted by its first try).
+    if notification.contact_id and notification.attempts <= 1 and not limits.recipient_allows(notification.channel, notification.to):
+        log.warning("notification %s: not sent, its recipient reached the daily %s limit", notification.pk, notification.channel)
+        return Outcome(notification.pk, Status.LIMITED, "limited", "limited",
+                       fields={"error_code": limits.RECIPIENT_CODE, "error_message": str(limits.RECIPIENT_REASON)})
+    return None
 
 
-def finish(notification_id, status, *, only_from=CLAIMED, raw_event="", provider_code="", **fields):
-    """Move the record to `status` if it is still in one of `only_from`; log the event."""
-    now = timezone.now()
-    with transaction.atomic():  # one commit for the record and its log
-        moved = Notification.objects.filter(pk=notification_id, status__in=only_from).update(
-            status=status, updated_at=now, **fields
-        )
-        StatusEvent.objects.create(notification_id=notification_id, status=status, raw_event=raw_event,
-                                   provider_code=provider_code, received_at=now)
-    return moved
+def suppressed_in(notifications):
+    """The records of `notifications` whose address is on the suppression list (one query)."""
+    by_channel = defaultdict(list)
+    for notification in notifications:
+        by_channel[notification.channel].append(notification.to)
+    listed = {(channel, address) for channel, addresses in by_channel.items()
+              for address in suppressed_among(channel, addresses)}
+    return {notification.pk for notification in notifications if (notification.channel, notification.to) in listed}
 
 
-class Senders:
-    """The provider clients a task uses. A batch task shares them across its messages: one
-    HTTP session per SMS provider, one SMTP (or ESP) connection, instead of one per message."""
-
-    def __init__(self, share_lookups=False):
-        self._sms = None
-        self._email = None
-        self.lookups = {} if share_lookups else None
-
-    def sms(self):
-        if self._sms is None:
-            self._sms = SmsRouter()
-        return self._sms
-
-    def email(self):
-        if self._email is None:
-            self._email = get_connection()
-            self._email.open()
-        return self._email
-
-    def email_failed(self):
-        """After an error the connection may be half-broken: the next message opens anew."""
-        self.close()
-
-    def close(self):
-        if self._email is not None:
-            try:
-                self._email.close()
-            except Exception:  # closing a broken connection: nothing left to do
-                pass
-            self._email = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
+# --- 3. Render and hand over ---------------------------------------------------------------
 
 def prepare(notification):
     """The rendered message: (SmsMessage, segments) or an EmailMultiAlternatives."""
@@ -182,12 +201,21 @@ def prepare(notification):
     return render_email(notification, appointment), None
 
 
-def hand_over(notification, message, segments, senders):
-    """Give the message to the provider; returns (provider, message_id, segments, subject,
-    body) or raises SmsError (transient or permanent)."""
-    if notification.channel == Channel.SMS:
+def render_failure(notification, exc):
+    """Nothing reached the provider: a plain failure, for an agent to see (a template or data
+    problem that a retry would only repeat)."""
+    log.error("notification %s: could not be rendered (%s)", notification.pk, exc.__class__.__name__, exc_info=exc)
+    return Outcome(notification.pk, Status.FAILED, "failed", "render_error",
+                   fields={"error_code": "render", "error_message": f"{exc.__class__.__name__}: {exc}"[:1000]})
+
+
+def hand_over(channel, message, segments, senders):
+    """Give the message to the provider; returns the sent record's fields or raises a
+    DeliveryError (transient or permanent). Touches no database: it runs in a sending thread."""
+    if channel == Channel.SMS:
         provider, result = senders.sms().send(message)
-        return provider, result.message_id, segments, "", message.body
+        return dict(provider=provider, provider_message_id=result.message_id, segments=segments, subject="",
+                    body=message.body)
     try:
         senders.email().send_messages([message])
     except Exception as exc:
@@ -198,7 +226,8 @@ def hand_over(notification, message, segments, senders):
         raise error from exc
     status = getattr(message, "anymail_status", None)
     message_id = (status and status.message_id) or message.extra_headers.get("Message-ID", "")
-    return email_provider(), str(message_id), None, message.subject, message.body
+    return dict(provider=email_provider(), provider_message_id=str(message_id), segments=None,
+                subject=message.subject[:255], body=message.body)
 
 
 def email_provider():
@@ -207,61 +236,108 @@ def email_provider():
     return module.rsplit(".", 1)[-1] if cls == "EmailBackend" else cls.removesuffix("EmailBackend").lower() or cls
 
 
-def deliver(notification_id, *, last_try=False, senders=None):
-    """Claim, check, send and record one notification. Returns what happened, as a word
-    for the task's log; raises TransientSmsError when a retry should follow."""
+def sent(notification, fields):
+    log.info("notification %s: sent via %s", notification.pk, fields["provider"])
+    return Outcome(notification.pk, Status.SENT, "sent", "accepted",
+                   fields={**fields, "sent_at": timezone.now(), "error_code": "", "error_message": ""})
+
+
+def refused(notification, error, last_try):
+    """The Outcome of a provider error: back to pending for a retry, or failed."""
+    code = error.code[:32]
+    if error.transient and not last_try:
+        # Release the claim: the retry (or the recovery) claims it again.
+        log.warning("notification %s: transient error %s from %s, will retry", notification.pk, error.code,
+                    error.provider or "?")
+        return Outcome(notification.pk, Status.PENDING, "retrying", "transient_error", code,
+                       fields={"error_code": code, "error_message": str(error)[:1000]}, error=error)
+    log.warning("notification %s: failed (%s)", notification.pk, error.code)
+    fields = {"error_code": code, "error_message": str(error)[:1000]}
+    if error.provider:
+        fields["provider"] = error.provider[:32]
+    return Outcome(notification.pk, Status.FAILED, "failed", "gave_up" if error.transient else "permanent_error", code,
+                   fields=fields, error=error)
+
+
+# --- 4. Record -----------------------------------------------------------------------------
+
+def record(outcomes, notifications=None):
+    """Write the outcomes: a few statements however many records. A status moves only if the
+    record is still claimed (a provider report may have come first: it knows better); a sent
+    record's message fields are written in any case. Then what a failure implies for the
+    number (after_failure)."""
+    if not outcomes:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        sent_ones = [o for o in outcomes if o.status == Status.SENT]
+        if sent_ones:
+            Notification.objects.bulk_update(
+                [Notification(pk=o.pk, updated_at=now, **o.fields) for o in sent_ones], [*SENT_FIELDS, "updated_at"])
+        groups = defaultdict(list)
+        for outcome in outcomes:
+            groups[() if outcome.status == Status.SENT else tuple(sorted(outcome.fields))].append(outcome)
+        for names, group in groups.items():
+            Notification.objects.filter(status__in=CLAIMED).bulk_update(
+                [Notification(pk=o.pk, status=o.status, updated_at=now, **{n: o.fields[n] for n in names}) for o in group],
+                ["status", "updated_at", *names])
+        StatusEvent.objects.bulk_create([
+            StatusEvent(notification_id=o.pk, status=o.status, raw_event=o.raw_event, provider_code=o.provider_code,
+                        received_at=now)
+            for o in outcomes
+        ])
+    by_pk = {n.pk: n for n in notifications or ()}
+    for outcome in outcomes:
+        if outcome.status == Status.FAILED and outcome.error is not None and outcome.pk in by_pk:
+            after_failure(by_pk[outcome.pk], outcome.error)
+
+
+def after_failure(notification, error):
+    """What a permanent refusal says about the number, beyond this message."""
+    if notification.channel == Channel.SMS and error.code in PROVIDER_OPT_OUT_CODES:
+        # Twilio refuses because this number opted out with them (a STOP we may never have
+        # seen): the number stops for us too, whichever contact holds it.
+        suppress(Channel.SMS, notification.to, source=ConsentSource.PROVIDER_OPT_OUT)
+
+
+def finish(notification_id, status, *, only_from=CLAIMED, raw_event="", provider_code="", **fields):
+    """Move one record to `status` if it is still in one of `only_from`; log the event."""
+    now = timezone.now()
+    with transaction.atomic():  # one commit for the record and its log
+        moved = Notification.objects.filter(pk=notification_id, status__in=only_from).update(
+            status=status, updated_at=now, **fields
+        )
+        StatusEvent.objects.create(notification_id=notification_id, status=status, raw_event=raw_event,
+                                   provider_code=provider_code, received_at=now)
+    return moved
+
+
+# --- One record: what a single-message task does ----------------------------------------------
+
+def deliver(notification_id, *, last_try=False, senders=None, worker=""):
+    """Claim, check, send and record one notification. Returns its Outcome (None when it
+    was not claimable); raises the DeliveryError when a retry should follow, the rendering
+    error when it could not be rendered."""
     if senders is None:
         with Senders() as own:
-            return deliver(notification_id, last_try=last_try, senders=own)
+            return deliver(notification_id, last_try=last_try, senders=own, worker=worker)
     now = timezone.now()
-    if not claim(notification_id, now):
+    if not claim(notification_id, now, worker):
         log.info("notification %s: not claimable (already handled or in progress)", notification_id)
-        return "skipped"
-    notification = load(notification_id, senders.lookups)
-    reason = why_not_send(notification, now)
-    if reason:
-        finish(notification_id, Status.CANCELLED, error_message=reason, raw_event="cancelled")
-        log.info("notification %s: cancelled (%s)", notification_id, reason)
-        return "cancelled"
-    # Counted once per record (a retry after a transient error was counted by its first try).
-    if notification.contact_id and notification.attempts <= 1 and not limits.recipient_allows(notification.channel, notification.to):
-        finish(notification_id, Status.LIMITED, error_code=limits.RECIPIENT_CODE, error_message=str(limits.RECIPIENT_REASON),
-               raw_event="limited")
-        log.warning("notification %s: not sent, its recipient reached the daily %s limit", notification_id, notification.channel)
-        return "limited"
-    try:
-        message, segments = prepare(notification)
-    except Exception as exc:
-        # Nothing reached the provider: a plain failure, for an agent to see (a template or
-        # data problem that a retry would only repeat).
-        finish(notification_id, Status.FAILED, error_code="render", error_message=f"{exc.__class__.__name__}: {exc}"[:1000],
-               raw_event="render_error")
-        log.exception("notification %s: could not be rendered", notification_id)
-        raise
-    try:
-        provider, message_id, segments, subject, body = hand_over(notification, message, segments, senders)
-    except SmsError as error:
-        if error.transient and not last_try:
-            # Release the claim: the retry (or the recovery sweep) claims it again.
-            finish(notification_id, Status.PENDING, error_code=error.code[:32], error_message=str(error)[:1000],
-                   raw_event="transient_error", provider_code=error.code[:32])
-            log.warning("notification %s: transient error %s from %s, will retry", notification_id, error.code,
-                        error.provider or "?")
+        return None
+    notification = load(notification_id)
+    outcome = check(notification, now)
+    if outcome is None:
+        try:
+            message, segments = prepare(notification)
+        except Exception as exc:
+            record([render_failure(notification, exc)])
             raise
-        finish(notification_id, Status.FAILED, error_code=error.code[:32], error_message=str(error)[:1000],
-               raw_event="gave_up" if error.transient else "permanent_error", provider_code=error.code[:32],
-               **({"provider": error.provider[:32]} if error.provider else {}))
-        if notification.channel == Channel.SMS and error.code in PROVIDER_OPT_OUT_CODES:
-            # Twilio refuses because this number opted out with them (a STOP we may never
-            # have seen): the number stops for us too, whichever contact holds it.
-            suppress(Channel.SMS, notification.to, source=ConsentSource.PROVIDER_OPT_OUT)
-        log.warning("notification %s: failed (%s)", notification_id, error.code)
-        return "failed"
-    sent = dict(provider=provider, provider_message_id=message_id, segments=segments, subject=subject[:255],
-                body=body, sent_at=timezone.now(), error_code="", error_message="")
-    if not finish(notification_id, Status.SENT, raw_event="accepted", **sent):
-        # The provider's status report (or the recovery sweep) got there first: keep its
-        # status, record the rest.
-        Notification.objects.filter(pk=notification_id).update(updated_at=timezone.now(), **sent)
-    log.info("notification %s: sent via %s", notification_id, provider)
-    return "sent"
+        try:
+            outcome = sent(notification, hand_over(notification.channel, message, segments, senders))
+        except DeliveryError as error:
+            outcome = refused(notification, error, last_try)
+    record([outcome], [notification])
+    if outcome.status == Status.PENDING:
+        raise outcome.error
+    return outcome

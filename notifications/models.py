@@ -84,6 +84,8 @@ class Notification(models.Model):
 
     created_at = models.DateTimeField(_("créée le"), default=timezone.now)
     claimed_at = models.DateTimeField(_("prise en charge le"), null=True, blank=True)
+    # The worker process that claimed it (liveness.py): a dead one's records are settled at once.
+    claimed_by = models.CharField(_("pris en charge par"), max_length=128, blank=True)
     sent_at = models.DateTimeField(_("envoyée le"), null=True, blank=True)
     updated_at = models.DateTimeField(_("mise à jour le"), auto_now=True)
 
@@ -346,3 +348,20 @@ class NotificationDashboard(Notification):
         verbose_name = _("tableau de bord des envois")
         verbose_name_plural = _("tableau de bord des envois")
         default_permissions = ()
+
+
+class DeliveryLease(models.Model):
+    """The records a batch task is delivering, named by its worker process (liveness.py), for
+    as long as it runs: if the process dies, the recovery enqueues those still pending at once."""
+
+    worker = models.CharField(_("processus"), max_length=128)
+    channel = models.CharField(_("canal"), max_length=8, choices=Channel.choices)
+    ids = models.JSONField(_("notifications"))
+    created_at = models.DateTimeField(_("depuis le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("lot en cours d'envoi")
+        verbose_name_plural = _("lots en cours d'envoi")
+
+    def __str__(self):
+        return f"{self.channel} × {len(self.ids)} ({self.worker})"

@@ -42,6 +42,14 @@ def is_suppressed(channel, address):
     return bool(address) and Suppression.objects.filter(channel=channel, address=address).exists()
 
 
+def suppressed_among(channel, addresses):
+    """The addresses of `addresses` on the list (as given), in one query: what a batch checks."""
+    normalised = {address: normalise(channel, address) for address in addresses}
+    listed = set(Suppression.objects.filter(channel=channel, address__in={a for a in normalised.values() if a})
+                 .values_list("address", flat=True))
+    return {address for address, normal in normalised.items() if normal in listed}
+
+
 def contacts_with(channel, address):
     if channel == Channel.SMS:
         return Contact.objects.filter(phone=address, sms_consent=True)

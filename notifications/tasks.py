@@ -1,30 +1,37 @@
-"""Celery tasks. Each send task delivers one Notification record (see delivery.py for
-the claim that makes duplicates harmless and for the at-most-once window).
+"""Celery tasks: thin wrappers around delivery.py (one record), batches.py (many) and the
+periodic jobs. Tasks are dispatched by name (dispatch.py).
 
-Reliability settings on every send task: acks_late + reject_on_worker_lost (a worker that
-dies mid-task gets the message redelivered, and the claim makes the redelivery a no-op if
-the first run got as far as claiming), automatic retries with exponential back-off and
-jitter on transient errors only, and a rate limit per provider (per worker process).
+Reliability settings on every send task: acks_late + reject_on_worker_lost (a worker that dies
+mid-task gets the message redelivered, and the claim makes the redelivery a no-op if the first
+run got as far as claiming); the records of a dead worker are settled by recovery.py at once.
+A single-message task retries transient errors with exponential back-off and jitter; a batch
+puts its records to retry into one later batch.
+
+A notification that fails for good is recorded first, then its task raises NotificationFailed,
+so that Celery, Flower and its metrics count it as FAILURE (a batch: once, after all its records
+are recorded, naming how many failed).
 """
 
 import logging
-import random
-import time
 
 from celery import shared_task
 from django.conf import settings
-from kombu.utils.limits import TokenBucket
 
-from .delivery import Senders, deliver
+from . import liveness
+from .batches import Batch, retry_countdown
+from .delivery import deliver
+from .errors import NotificationFailed, TransientDeliveryError
+from .models import Status
 from .recovery import recover_stalled
 from .reminders import sweep_due_reminders
-from .sms import TransientSmsError
+
+log = logging.getLogger(__name__)
 
 SEND_OPTIONS = dict(
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(TransientSmsError,),
+    autoretry_for=(TransientDeliveryError,),
     retry_backoff=settings.NOTIFICATIONS_RETRY_BACKOFF,
     retry_backoff_max=600,
     retry_jitter=True,
@@ -33,110 +40,50 @@ SEND_OPTIONS = dict(
 )
 
 
+def _report_failure(task, message):
+    """FAILURE for Celery, Flower and its metrics. Not for a task run in-process (eager: tests,
+    a shell), where nobody watches task states and the caller only wants the record written."""
+    if not task.request.is_eager:
+        raise NotificationFailed(message)
+
+
 def _deliver(task, notification_id):
-    return deliver(notification_id, last_try=task.request.retries >= task.max_retries)
+    outcome = deliver(notification_id, last_try=task.request.retries >= task.max_retries, worker=liveness.worker_id())
+    if outcome is None:
+        return "skipped"
+    if outcome.status == Status.FAILED:
+        _report_failure(task, f"notification {notification_id}: {outcome.raw_event} ({outcome.fields.get('error_code', '')})")
+    return outcome.word
 
 
-@shared_task(name="notifications.send_sms", rate_limit=settings.SMS_RATE_LIMIT, **SEND_OPTIONS)
+@shared_task(name="notifications.send_sms", **SEND_OPTIONS)
 def send_sms(self, notification_id):
     return _deliver(self, notification_id)
 
 
-@shared_task(name="notifications.send_email", rate_limit=settings.EMAIL_RATE_LIMIT, **SEND_OPTIONS)
+@shared_task(name="notifications.send_email", **SEND_OPTIONS)
 def send_email(self, notification_id):
     return _deliver(self, notification_id)
 
 
-# --- Batches: what the reminder sweep enqueues -------------------------------------------------
-#
-# A sweep of 100,000 reminders would otherwise publish 200,000 broker messages, one by one;
-# a batch task carries up to dispatch.BATCH_SIZE record ids of one channel and delivers them one after
-# the other, each with its own claim (so a redelivered batch re-sends nothing already
-# claimed), sharing one provider connection. A message that meets a transient error is handed
-# to the single-message task above, whose retries take over.
-
-log = logging.getLogger(__name__)
-
+def _deliver_batch(task, channel, notification_ids, attempt):
+    batch = Batch(channel, notification_ids, attempt)
+    counts = batch.run()
+    if batch.retry:
+        task.apply_async((batch.retry,), {"attempt": attempt + 1}, countdown=retry_countdown(attempt))
+    if counts.get("failed"):
+        _report_failure(task, f"{channel} batch: {counts['failed']} of {len(notification_ids)} failed ({counts})")
+    return counts
 
 
-def _rate(limit):
-    """Celery's "100/s", "20/m", "1000/h" as a rate per second, None for no limit."""
-    if not limit:
-        return None
-    count, _, unit = str(limit).partition("/")
-    return float(count) / {"s": 1, "m": 60, "h": 3600}[unit or "s"]
+@shared_task(name="notifications.send_sms_batch", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_sms_batch(self, notification_ids, attempt=0):
+    return _deliver_batch(self, "sms", notification_ids, attempt)
 
 
-_buckets = {}
-
-
-def _throttle(channel):
-    """The per-provider rate limit inside a batch (per worker process, like Celery's)."""
-    rate = _rate(settings.SMS_RATE_LIMIT if channel == "sms" else settings.EMAIL_RATE_LIMIT)
-    if rate is None:
-        return
-    bucket = _buckets.get(channel)
-    if bucket is None or bucket.fill_rate != rate:
-        bucket = _buckets[channel] = TokenBucket(rate, capacity=max(1, int(rate)))
-    while not bucket.can_consume(1):
-        time.sleep(bucket.expected_time(1))
-
-
-# After this many transient errors in a row the provider is taken as down: the rest of the
-# batch is handed to single-message tasks at once instead of each waiting for its timeout —
-# unless the SMS router has meanwhile turned to another provider (its breaker opened), which
-# then takes the rest of the batch.
-GIVE_UP_BATCH_AFTER = 3
-
-
-def _deliver_batch(channel, single_task, notification_ids):
-    done = {}
-    failures_in_a_row = 0
-    failing_provider = None
-
-    def later(pk):
-        countdown = settings.NOTIFICATIONS_RETRY_BACKOFF * (1 + random.random())
-        single_task.apply_async((pk,), countdown=countdown)
-
-    with Senders(share_lookups=True) as senders:
-        for index, pk in enumerate(notification_ids):
-            if failures_in_a_row >= GIVE_UP_BATCH_AFTER and channel == "sms" and senders.sms().current() != failing_provider:
-                failures_in_a_row = 0  # failed over: the next provider takes the rest
-            if failures_in_a_row >= GIVE_UP_BATCH_AFTER:
-                # Still pending (never claimed): their own tasks will claim them.
-                for rest in notification_ids[index:]:
-                    later(rest)
-                done["deferred"] = len(notification_ids) - index
-                log.warning("%s batch: provider failing, %d records deferred", channel, done["deferred"])
-                break
-            _throttle(channel)
-            try:
-                outcome = deliver(pk, senders=senders)
-                failures_in_a_row = 0
-            except TransientSmsError as error:
-                # Released to pending by deliver(): its own task retries it after a back-off.
-                later(pk)
-                outcome = "retrying"
-                failures_in_a_row += 1
-                failing_provider = error.provider or None
-            except Exception:
-                # One bad record (a rendering error, a bug) must not stall the rest of its
-                # batch: deliver() recorded what it could (failed, or left in doubt for
-                # recover_stalled), the others go on.
-                log.exception("notification %s: unexpected error in a %s batch", pk, channel)
-                outcome = "error"
-            done[outcome] = done.get(outcome, 0) + 1
-    return done
-
-
-@shared_task(name="notifications.send_sms_batch", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def send_sms_batch(notification_ids):
-    return _deliver_batch("sms", send_sms, notification_ids)
-
-
-@shared_task(name="notifications.send_email_batch", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def send_email_batch(notification_ids):
-    return _deliver_batch("email", send_email, notification_ids)
+@shared_task(name="notifications.send_email_batch", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_email_batch(self, notification_ids, attempt=0):
+    return _deliver_batch(self, "email", notification_ids, attempt)
 
 
 @shared_task(name="notifications.send_due_reminders", acks_late=True, ignore_result=True)
@@ -146,5 +93,4 @@ def send_due_reminders():
 
 @shared_task(name="notifications.recover_stalled", acks_late=True, ignore_result=True)
 def recover_stalled_notifications():
-    requeued, flagged = recover_stalled()
-    return {"requeued": requeued, "flagged": flagged}
+    return recover_stalled()

@@ -157,6 +157,11 @@ if not 0 <= REMINDER_QUIET_MARGIN_MINUTES <= 120 or not 0 <= REMINDER_MIN_NOTICE
 REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60)
 if not 1 <= REMINDER_SWEEP_SECONDS <= 300:
     raise ImproperlyConfigured("REMINDER_SWEEP_SECONDS must be between 1 and 300.")
+# How often beat runs the recovery (notifications/recovery.py): the records of a worker that
+# died are settled within this (plus the time to reach a free worker).
+RECOVERY_SECONDS = env.int("RECOVERY_SECONDS", default=30)
+if not 5 <= RECOVERY_SECONDS <= 900:
+    raise ImproperlyConfigured("RECOVERY_SECONDS must be between 5 and 900.")
 
 # --- Public pages (booking, appointment link) ----------------------------------------------
 
@@ -261,8 +266,15 @@ CELERY_TIMEZONE = "UTC"
 # "sms" queue delays no email; a plain `celery -A rdv worker` consumes all three (the
 # declared queues), `-Q sms` etc. splits them over workers.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in ("celery", "sms", "email")}
+# The periodic jobs (the sweep, the recovery, retention) have a queue of their own ("periodic"),
+# so that they never wait behind thousands of batches.
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name} for name in ("celery", "periodic", "sms", "email")
+}
 CELERY_TASK_ROUTES = {
+    "notifications.send_due_reminders": {"queue": "periodic"},
+    "notifications.recover_stalled": {"queue": "periodic"},
+    "notifications.apply_retention": {"queue": "periodic"},
     "notifications.send_sms": {"queue": "sms"},
     "notifications.send_email": {"queue": "email"},
     "notifications.send_sms_batch": {"queue": "sms"},
@@ -270,7 +282,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "send-due-reminders": {"task": "notifications.send_due_reminders", "schedule": float(REMINDER_SWEEP_SECONDS)},
-    "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": 300.0},
+    "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": float(RECOVERY_SECONDS)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Personal data retention (notifications/retention.py), daily at 03:30 UTC.
@@ -365,6 +377,11 @@ EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
 # doubling, capped at 10 minutes, with jitter), then recorded as failed.
 NOTIFICATIONS_RETRY_BACKOFF = env.int("NOTIFICATIONS_RETRY_BACKOFF", default=10)
 NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
+# Messages in flight per worker process (notifications/senders.py): a provider answering in
+# 150 ms needs about rate x 0.15 s of them; 1 sends one after the other.
+SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=16)
+if not 1 <= SEND_CONCURRENCY <= 100:
+    raise ImproperlyConfigured("SEND_CONCURRENCY must be between 1 and 100.")
 
 # --- Personal data retention (RGPD) --------------------------------------------------------
 

@@ -17,20 +17,23 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from appointments.models import Channel
+from notifications import batches
 from notifications.models import Notification, Status
 from notifications.reminders import sweep_due_reminders
 
 from .servers import IN_CI
 from .support.processes import (
-    celery_beat, celery_worker, flush_redis, free_port, poll, process_env, smtp_server_process, tasks_go_to_broker,
+    REDIS_URL, celery_beat, celery_worker, flush_redis, free_port, poll, process_env, smtp_server_process, tasks_go_to_broker,
     twilio_standin_process,
 )
 from .notifying import make_due
@@ -106,38 +109,6 @@ def assert_each_once(twilio, smtp, appointments, allowed_missing=()):
 # --- the faults ---------------------------------------------------------------------------------
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(demo, standins):
-    twilio, smtp = standins
-    flush_redis()
-    appointments = due_reminders(demo, 24)
-    twilio.set_delay(0.3)  # slow enough for the kill to land mid-batch
-    with tasks_go_to_broker():
-        assert sweep_due_reminders() == 24
-        env = worker_env(twilio, smtp)
-        with celery_worker(env, concurrency=CONCURRENCY, name="doomed") as doomed:
-            poll(lambda: twilio.stats()["accepted"] >= 4, 60, twilio.stats)
-            doomed.kill(signal.SIGKILL)  # the whole group, pool children included: a crash
-        in_flight = set(reminders().filter(status=Status.SENDING).values_list("pk", flat=True))
-        assert len(in_flight) <= CONCURRENCY
-        twilio.set_delay(0)
-        with celery_worker(env, concurrency=CONCURRENCY, name="successor") as successor:
-            # What the killed worker had reserved waits in Redis for the visibility timeout;
-            # the periodic recovery (run here as if 16 minutes had passed, once the new worker
-            # is idle) enqueues those records again and flags the ones caught mid-send.
-            poll(lambda: reminders().filter(status=Status.SENT).count() + len(in_flight)
-                       + reminders().filter(status=Status.PENDING).count() >= 48, 60, twilio.stats)
-            successor.wait_idle()
-            from notifications.recovery import recover_stalled
-
-            recover_stalled(now=timezone.now() + timedelta(minutes=16))
-            settled(successor)
-    statuses = collections.Counter(reminders().values_list("status", flat=True))
-    assert statuses[Status.SENT] + statuses[Status.UNCERTAIN] == 48
-    assert set(reminders().filter(status=Status.UNCERTAIN).values_list("pk", flat=True)) == in_flight
-    uncertain_recipients = set(reminders().filter(status=Status.UNCERTAIN).values_list("to", flat=True))
-    assert_each_once(twilio, smtp, appointments, allowed_missing=uncertain_recipients)
-
-
 class PrivateRedis:
     """A redis-server of this test's own, on a free port, with an append-only file as in
     docker-compose.yml, so that it can be restarted without disturbing anyone else's."""
@@ -167,6 +138,87 @@ class PrivateRedis:
         if self.process and self.process.poll() is None:
             self.process.terminate()  # SIGTERM: redis flushes its append-only file and exits
             self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def reporting_standins(live_server, settings):
+    """The stand-ins, the Twilio one slow (0.3 s) and sending its delivery reports to this app,
+    as Twilio does: a message in flight when its worker died is settled by its report."""
+    with twilio_standin_process(validation="fast", auto_statuses=("sent", "delivered")) as twilio, \
+            smtp_server_process() as smtp:
+        settings.PUBLIC_BASE_URL = live_server.url
+        settings.TWILIO_AUTH_TOKEN = twilio.auth_token
+        twilio.set_delay(0.3)
+        # The shared cache on Redis, as in production: it keeps the "not yet requested" marks.
+        yield twilio, smtp, worker_env(twilio, smtp, PUBLIC_BASE_URL=live_server.url, RECOVERY_SECONDS=5,
+                                       CACHE_URL=REDIS_URL)
+
+
+RECOVERY_BOUND = 120  # seconds: the issue's "within 2 minutes of a worker being up again"
+
+
+def test_a_worker_killed_mid_drain_is_recovered_within_two_minutes_none_twice(demo, reporting_standins):
+    twilio, smtp, env = reporting_standins
+    flush_redis()
+    appointments = due_reminders(demo, 60)
+    with tasks_go_to_broker():
+        assert sweep_due_reminders() == 60
+        with celery_worker(env, concurrency=CONCURRENCY, name="doomed") as doomed:
+            poll(lambda: twilio.stats()["accepted"] >= 10, 60, twilio.stats)
+            doomed.kill(signal.SIGKILL)  # the whole group, main process and pool children: a crash
+        killed_processes = CONCURRENCY
+        assert reminders().filter(status__in=[Status.PENDING, Status.SENDING]).exists()  # the kill landed mid-drain
+        twilio.set_delay(0)
+        with celery_worker(env, concurrency=CONCURRENCY, name="successor") as successor, celery_beat(env):
+            up = time.monotonic()
+            # No visibility timeout, no 15-minute sweep: the recovery finds the dead processes by
+            # their released locks, enqueues what they had not claimed, and the delivery
+            # reports settle what they had in flight.
+            poll(lambda: not reminders().filter(status__in=[Status.PENDING, Status.SENDING]).exists(),
+                 RECOVERY_BOUND, lambda: dict(collections.Counter(reminders().values_list("status", flat=True))))
+            recovered_in = time.monotonic() - up
+            successor.wait_idle()
+    assert recovered_in < RECOVERY_BOUND
+    statuses = collections.Counter(reminders().values_list("status", flat=True))
+    in_doubt = collections.Counter(reminders().filter(status=Status.UNCERTAIN).values_list("channel", flat=True))
+    # An SMS claimed but not yet requested was sent again; one in flight reached Twilio, whose
+    # delivery report settled it: only one caught in the instant between its mark's removal and
+    # its request stays in doubt, at most one per killed process.
+    assert in_doubt[Channel.SMS] <= killed_processes, (statuses, in_doubt)
+    # SMTP sends no report: the emails in flight or answered but not yet recorded stay in doubt
+    # for an agent, within the window delivery.py states, each received at most once.
+    assert in_doubt[Channel.EMAIL] <= killed_processes * (settings.SEND_CONCURRENCY + batches.RECORD_EVERY), in_doubt
+    assert statuses[Status.SENT] + statuses[Status.DELIVERED] + statuses[Status.UNCERTAIN] == 120, statuses
+    uncertain_recipients = set(reminders().filter(status=Status.UNCERTAIN).values_list("to", flat=True))
+    assert_each_once(twilio, smtp, appointments, allowed_missing=uncertain_recipients)
+
+
+def test_a_provider_down_45_s_is_caught_up_within_two_minutes_of_its_return_none_twice(demo, standins):
+    twilio, smtp = standins
+    flush_redis()
+    appointments = due_reminders(demo, 40)
+    env = worker_env(twilio, smtp, SMS_BREAKER_FAILURES=3, SMS_BREAKER_OPEN_SECONDS=10)
+    with tasks_go_to_broker(), celery_worker(env, concurrency=CONCURRENCY) as worker:
+        # Down: every request answered 503 Service Unavailable.
+        twilio.fail_next(count=10_000, status=503)
+        down = time.monotonic()
+        assert sweep_due_reminders() == 40
+        smtp.wait_for_messages(40, timeout=60)  # email is another provider: it goes on
+        poll(lambda: twilio.stats()["failed"] >= 3, 60, twilio.stats)
+        assert twilio.stats()["accepted"] == 0
+        # The batches that met the dead provider hold nothing: every record is back to pending,
+        # waiting for its later batch, none stuck mid-send.
+        poll(lambda: not reminders().filter(channel=Channel.SMS, status=Status.SENDING).exists(), 30,
+             lambda: "records held by a batch that met a dead provider")
+        time.sleep(max(0.0, 45 - (time.monotonic() - down)))  # the outage lasts its 45 s, by the clock
+        twilio.reset()
+        back = time.monotonic()
+        poll(lambda: reminders().filter(channel=Channel.SMS, status=Status.SENT).count() == 40, RECOVERY_BOUND,
+             lambda: dict(collections.Counter(reminders().filter(channel=Channel.SMS).values_list("status", flat=True))))
+        caught_up_in = time.monotonic() - back
+        worker.wait_idle()
+    assert caught_up_in < RECOVERY_BOUND
+    assert_each_once(twilio, smtp, appointments)
 
 
 @pytest.fixture
@@ -211,9 +263,9 @@ def test_redis_restarted_during_a_sweep_loses_nothing(demo, standins, private_re
             poll(lambda: reminders().filter(status=Status.SENT).count()
                        + reminders().filter(status=Status.PENDING, attempts=0).count() >= 60, 60, twilio.stats)
             worker.wait_idle()
-            from notifications.recovery import recover_stalled
+            from notifications.recovery import recover_by_age
 
-            recover_stalled(now=timezone.now() + timedelta(minutes=16))
+            recover_by_age(now=timezone.now() + timedelta(minutes=16))
             settled(worker)
     assert collections.Counter(reminders().values_list("status", flat=True)) == {Status.SENT: 60}
     assert_each_once(twilio, smtp, appointments)

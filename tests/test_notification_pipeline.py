@@ -14,7 +14,7 @@ from appointments import services
 from appointments.models import BookedBy, Channel, NotificationLevel
 from notifications import tasks
 from notifications.delivery import deliver
-from notifications.recovery import STALLED_AFTER, recover_stalled
+from notifications.recovery import STALLED_AFTER, recover_by_age
 from notifications.models import Event, Notification, Status
 from notifications.sms import PermanentSmsError, TransientSmsError
 
@@ -232,7 +232,7 @@ def test_a_record_whose_task_was_lost_is_enqueued_again(demo, django_capture_on_
     with django_capture_on_commit_callbacks(execute=False):
         demo.book()  # the broker was down: the tasks never left
     later = timezone.now() + STALLED_AFTER + timedelta(minutes=1)
-    assert recover_stalled(now=later) == (2, 0)
+    assert recover_by_age(now=later) == (2, 0)
     assert statuses() == [("confirmation", "email", "sent"), ("confirmation", "sms", "sent")]
     assert len(sms_outbox) == 1
 
@@ -243,9 +243,9 @@ def test_a_record_stuck_mid_send_is_flagged_for_an_agent_not_resent(demo, django
     sms = Notification.objects.get(channel=Channel.SMS)
     # A worker claimed it, then died before recording the provider's answer.
     Notification.objects.filter(pk=sms.pk).update(status=Status.SENDING, claimed_at=timezone.now())
-    assert deliver(sms.pk) == "skipped"  # the redelivered task sends nothing
+    assert deliver(sms.pk) is None  # the redelivered task sends nothing: not claimable
     later = timezone.now() + STALLED_AFTER + timedelta(minutes=1)
-    requeued, flagged = recover_stalled(now=later)
+    requeued, flagged = recover_by_age(now=later)
     sms.refresh_from_db()
     assert flagged == 1 and sms.status == Status.UNCERTAIN
     assert sms_outbox == []
@@ -299,11 +299,16 @@ def test_many_records_are_enqueued_in_batches_a_few_one_by_one(monkeypatch):
 def test_a_batch_meeting_a_provider_down_defers_the_rest_instead_of_waiting_on_each(demo, django_capture_on_commit_callbacks, monkeypatch):
     ScriptedSmsBackend.reset([TransientSmsError("timeout", code="network")] * 3)
     deferred = []
-    monkeypatch.setattr(tasks.send_sms, "apply_async", lambda args, **kw: deferred.append(args[0]))
+    monkeypatch.setattr(tasks.send_sms_batch, "apply_async",
+                        lambda args, kwargs, countdown: deferred.append((args[0], kwargs, countdown)))
     with django_capture_on_commit_callbacks(execute=False):
         ids = pending_sms(demo, 6)
     assert tasks.send_sms_batch.apply(args=[ids]).get() == {"retrying": 3, "deferred": 3}
-    assert ScriptedSmsBackend.calls == 3 and deferred == ids
+    # Three tries, then the whole batch goes back to the queue as ONE later batch, soon enough
+    # to be delivered within two minutes of the provider's return.
+    [(retried, kwargs, countdown)] = deferred
+    assert ScriptedSmsBackend.calls == 3 and sorted(retried) == sorted(ids) and kwargs == {"attempt": 1}
+    assert 0 < countdown <= 60
     assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.PENDING}
 
 
@@ -326,11 +331,11 @@ def test_a_record_flagged_uncertain_while_its_sender_was_slow_ends_sent(demo, dj
 
     def slow_render(notification, appointment):
         # The recovery sweep runs while this sender is still at work (it took "16 minutes").
-        recover_stalled(now=timezone.now() + STALLED_AFTER + timedelta(minutes=1))
+        recover_by_age(now=timezone.now() + STALLED_AFTER + timedelta(minutes=1))
         assert Notification.objects.get(pk=notification.pk).status == Status.UNCERTAIN
         return real_render(notification, appointment)
 
     with mock.patch("notifications.delivery.render_sms", side_effect=slow_render):
-        assert deliver(sms.pk) == "sent"
+        assert deliver(sms.pk).status == Status.SENT
     sms.refresh_from_db()
     assert sms.status == Status.SENT and len(sms_outbox) == 1

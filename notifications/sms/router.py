@@ -6,8 +6,9 @@ comes back here and may pick the next provider if the first one's breaker opened
 a message is never handed to two providers at once, and the provider that took it is recorded
 on the record.
 
-With a single provider there is nowhere else to go: its breaker only reports (health check,
-alerts) and never holds a message back; the retries' back-off paces the attempts.
+With a single provider its breaker holds messages back too while it is open: a batch then defers
+its records at once (notifications/batches.py) instead of waiting for a provider timeout on
+each, and its half-open probe tells when the provider is back.
 """
 
 import dataclasses
@@ -40,19 +41,13 @@ class SmsRouter:
 
     def usable(self):
         """Is any provider's breaker not open? (A batch defers its rest when none is.)"""
-        if len(self.classes) == 1:
-            return True
         return any(Breaker(cls.name).state() != "open" for cls in self.classes)
 
     def current(self):
         """The provider that would take the next message (without taking a half-open probe)."""
-        if len(self.classes) == 1:
-            return self.classes[0].name
         return next((cls.name for cls in self.classes if Breaker(cls.name).state() != "open"), None)
 
     def choose(self):
-        if len(self.classes) == 1:
-            return self.classes[0]
         for cls in self.classes:
             if Breaker(cls.name).allow():
                 return cls

@@ -31,11 +31,17 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _ListeningHTTPServer(ThreadingHTTPServer):
+    # A provider takes many connections at once; the default backlog (5) would leave a burst of
+    # concurrent senders waiting a second for a SYN retry, which no real provider does.
+    request_queue_size = 128
+
+
 class BackgroundHTTPServer:
     """A ThreadingHTTPServer on 127.0.0.1 (port 0 = ephemeral) served from a daemon thread."""
 
     def __init__(self, handler_class, host="127.0.0.1", port=0):
-        self.httpd = ThreadingHTTPServer((host, port), handler_class)
+        self.httpd = _ListeningHTTPServer((host, port), handler_class)
         self.httpd.daemon_threads = True
         self.thread = None
 

@@ -332,7 +332,7 @@ ZERO_HELD = {"active": 0, "reserved": 0, "scheduled": 0}
 # kombu's Redis transport: one list per queue and priority step. (Its "unacked" hash is not
 # counted: what a live worker took, it holds; what a killed one took waits for the visibility
 # timeout, the recovery sweep's business.)
-QUEUE_NAMES = ("celery", "sms", "email")
+QUEUE_NAMES = ("celery", "periodic", "sms", "email")
 PRIORITY_KEYS = [name + suffix for name in QUEUE_NAMES for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")]
 
 
@@ -599,6 +599,9 @@ class SMTPServerProcess(ManagedProcess):
 
     def fail_next(self, count=1, code=451, message=None, stage="data"):
         http_json("POST", self.control_url + "/_standin/fail", {"count": count, "code": code, "message": message, "stage": stage})
+
+    def set_delay(self, seconds):
+        http_json("POST", self.control_url + "/_standin/delay", {"seconds": seconds})
 
     def reset(self):
         http_json("POST", self.control_url + "/_standin/reset")

@@ -11,7 +11,8 @@ In-process::
 
 Faults: ``fail_next(n, code=451)`` answers the next n messages with 421/451 (transient) or 550
 (permanent) after DATA (Django raises SMTPDataError); ``stage="rcpt"`` refuses at RCPT TO instead
-(one fault per recipient; Django raises SMTPRecipientsRefused).
+(one fault per recipient; Django raises SMTPRecipientsRefused). Latency: ``set_delay(seconds)``
+answers every message that long after its data arrived (other connections are served meanwhile).
 
 Out of process (benchmarks, fault tests)::
 
@@ -31,6 +32,7 @@ so that readers never see a half-written state):
 """
 
 import argparse
+import asyncio
 import base64
 import dataclasses
 import email
@@ -166,6 +168,7 @@ class _Handler:
         self.messages = []
         self.faults = deque()
         self.counts = {"received": 0, "failed": 0}
+        self.delay = 0.0  # seconds before answering DATA: a real server's (or ESP's) latency
 
     def _take_fault(self, stage):
         with self.lock:
@@ -182,6 +185,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)  # other connections go on meanwhile
         fault = self._take_fault("data")
         if fault:
             return fault.reply
@@ -263,8 +268,14 @@ class SMTPServer:
         with self._handler.lock:
             self._handler.faults.extend(Fault(reply, stage) for _ in range(count))
 
+    def set_delay(self, seconds):
+        """Answer every message `seconds` after its data arrived, as a distant server does."""
+        with self._handler.lock:
+            self._handler.delay = float(seconds)
+
     def reset(self):
         with self._handler.lock:
+            self._handler.delay = 0.0
             self._handler.messages.clear()
             self._handler.faults.clear()
             for key in self._handler.counts:
@@ -290,6 +301,8 @@ def _control_handler(server):
                     server.fail_next(
                         int(data.get("count", 1)), int(data.get("code", 451)), data.get("message"), data.get("stage", "data")
                     )
+                elif self.path == "/_standin/delay":
+                    server.set_delay(float(data.get("seconds", 0)))
                 elif self.path == "/_standin/reset":
                     server.reset()
                 else:

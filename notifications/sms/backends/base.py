@@ -47,10 +47,13 @@ class BaseSmsBackend:
       `reference` (None: it reports none), put on every message by the delivery;
     - `webhooks`: the dotted path of its webhook module, whose `urlpatterns` are mounted under
       /webhooks/<name>/ (notifications/sms/urls.py);
-    - `check()`: system-check errors for its settings (notifications/checks.py).
+    - `check()`: system-check errors for its settings (notifications/checks.py);
+    - `network`: True when it sends over the network, so that a batch sends its messages
+      concurrently (notifications/senders.py); the instance is then used by one thread only.
     """
 
     name = "base"
+    network = False
     webhooks = None
 
     def __init__(self, **options):

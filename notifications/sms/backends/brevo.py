@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 class SmsBackend(BaseSmsBackend):
     name = "brevo"
+    network = True
     webhooks = "notifications.sms.webhooks.brevo"
 
     def __init__(self, api_key=None, sender=None, api_base_url=None, timeout=10, **options):

@@ -29,6 +29,7 @@ TRANSIENT_CODES = {20429, 30001, 20500, 20503}
 
 class SmsBackend(BaseSmsBackend):
     name = "twilio"
+    network = True
     webhooks = "notifications.sms.webhooks.twilio"
 
     def __init__(self, account_sid=None, auth_token=None, from_=None, messaging_service_sid=None,
