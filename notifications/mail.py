@@ -10,7 +10,7 @@ import socket
 
 from django.core.mail.backends.base import BaseEmailBackend
 
-from .errors import PermanentDeliveryError, TransientDeliveryError
+from .errors import PermanentDeliveryError, ProviderThrottled, TransientDeliveryError, retry_after
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -52,7 +52,10 @@ def classify(exc):
         return PermanentEmailError(str(exc)[:500], code="recipients_refused")
     if isinstance(exc, AnymailRequestsAPIError):
         status = exc.status_code
-        if status is None or status == 429 or status >= 500 or status == 408:
+        if status == 429:  # the ESP's rate limit: back-pressure, not failure
+            headers = exc.response.headers if exc.response is not None else {}
+            return ProviderThrottled(str(exc)[:500], code=status, status=status, retry_after=retry_after(headers))
+        if status is None or status >= 500 or status == 408:
             return TransientEmailError(str(exc)[:500], code=status or "network", status=status)
         return PermanentEmailError(str(exc)[:500], code=status, status=status)
     if isinstance(exc, AnymailAPIError):

@@ -370,7 +370,8 @@ if SMS_BUDGET_PUBLIC_PER_HOUR < 0 or SMS_PER_NUMBER_PER_DAY < 1 or EMAIL_PER_ADD
         "SMS_BUDGET_PUBLIC_PER_HOUR must be >= 0, SMS_PER_NUMBER_PER_DAY and EMAIL_PER_ADDRESS_PER_DAY >= 1."
     )
 
-# Celery rate limits ("100/s", "20/m"), per worker process, per provider; empty = none.
+# The rate agreed with each provider ("100/s", "20/m", "1000/h"), provider-wide: shared by all
+# workers through the Redis of CACHE_URL (notifications/throttle.py); empty = none.
 SMS_RATE_LIMIT = env.str("SMS_RATE_LIMIT", default="100/s") or None
 EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="200/s") or None
 # Transient failures are retried with exponential back-off (first delay in seconds,

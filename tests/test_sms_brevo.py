@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from appointments.models import Channel
-from notifications.errors import PermanentDeliveryError, ProviderUnavailable, TransientDeliveryError
+from notifications.errors import PermanentDeliveryError, ProviderThrottled, ProviderUnavailable, TransientDeliveryError
 from notifications.models import Notification, Status, Suppression
 from notifications.sms import SmsMessage, get_sms_backend
 from notifications.sms.backends.brevo import SmsBackend as BrevoBackend
@@ -47,7 +47,7 @@ def test_text_outside_gsm7_is_sent_as_unicode_and_the_default_sender_fills_in(br
 @pytest.mark.parametrize("status, code, error_class", [
     (402, "not_enough_credits", ProviderUnavailable),
     (500, "", TransientDeliveryError),
-    (429, "", TransientDeliveryError),
+    (429, "", ProviderThrottled),
     (400, "invalid_parameter", PermanentDeliveryError),
 ])
 def test_brevo_answers_are_sorted_into_the_error_vocabulary(brevo, status, code, error_class):

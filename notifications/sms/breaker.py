@@ -8,7 +8,9 @@ production: CACHE_URL), so that one worker's view of a failing provider is every
   the provider again; success closes the breaker (traffic returns), failure opens it anew.
 
 Any answer about the message itself (a permanent error: invalid number...) proves the provider
-works, and counts as a success. Opening and closing are logged (an operator's alert) and kept
+works, and counts as a success. "Too many requests" (ProviderThrottled, HTTP 429) is neither: the
+provider works but we go too fast (notifications/throttle.py slows every worker down), so it
+does not count as a failure, nor reset the failures in a row. Opening and closing are logged (an operator's alert) and kept
 in SmsProviderEvent (admin); the deep health check reports the breakers
 (notifications/health.py).
 """
@@ -61,6 +63,12 @@ class Breaker:
         if self.state_key in recorded:
             log.warning("SMS provider %s works again: its breaker is closed, traffic returns to it", self.provider)
             record_event(self.provider, "recovered", "Le fournisseur répond de nouveau.")
+
+    def throttled(self):
+        """The provider answered "too many requests": not a failure. A half-open probe that met
+        it proved nothing either way, so the probe is handed back for the next message."""
+        if self.opened() is not None:
+            cache.delete(self.probe_key)
 
     def failure(self, error):
         """Count a transient failure; open the breaker when it is one too many. Returns True

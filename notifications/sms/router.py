@@ -71,6 +71,8 @@ class SmsRouter:
         breaker = Breaker(cls.name)
         if result.error is None or not result.error.transient:
             breaker.success()  # the provider answered, even if it refused this message
+        elif result.error.throttled:
+            breaker.throttled()  # it works, we go too fast: not a failure (throttle.pause() slows us)
         else:
             breaker.failure(result.error)
         if result.error is not None:

@@ -10,7 +10,8 @@ A real HTTP server on 127.0.0.1 (ephemeral port); its base URL is BREVO_API_BASE
   and Brevo's rules the schema only states in words (sender at most 11 alphanumeric or 15 digit
   characters; recipient digits with the country code). 400 ``{"code", "message"}`` for a bad
   request; 201 ``{"reference", "messageId", "smsCount", "usedCredits", "remainingCredits"}``.
-- Faults: ``fail_next(n, status=500|402|400..., code=...)``; ``set_credits(n)``: each SMS
+- Faults: ``fail_next(n, status=500|402|429|400..., code=..., reset=1)`` (a 429 carries Brevo's
+  rate-limit headers, ``x-sib-ratelimit-reset: <reset>`` seconds among them); ``set_credits(n)``: each SMS
   segment spends one credit, and with none left Brevo answers 402 ``not_enough_credits``.
 - Status webhooks: ``deliver(message_id, status="delivered")`` POSTs Brevo's JSON event to the
   message's ``webUrl``, its credentials sent as HTTP basic auth, as Brevo does.
@@ -52,9 +53,10 @@ RECIPIENT = re.compile(r"^[1-9][0-9]{7,14}$")
 
 
 class BrevoError(Exception):
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, headers=()):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = list(headers)
 
     def as_json(self):
         return {"code": self.code, "message": self.message}
@@ -192,10 +194,18 @@ class BrevoStandin(ServedStandin):
             for key in self._counts:
                 self._counts[key] = 0
 
-    def fail_next(self, count=1, status=500, code=None, message=None):
+    def fail_next(self, count=1, status=500, code=None, message=None, reset=1):
+        """Answer the next `count` requests with this error. A 429 carries the rate-limit headers
+        Brevo sends (https://developers.brevo.com/docs/limit-headers): the window resets in
+        `reset` seconds."""
         code = code or {402: "not_enough_credits", 401: "unauthorized"}.get(status, "invalid_parameter" if status < 429 else "")
+        headers = []
+        if status == 429:
+            headers = [("x-sib-ratelimit-limit", "150"), ("x-sib-ratelimit-remaining", "0"),
+                       ("x-sib-ratelimit-reset", f"{reset:g}")]
         with self._lock:
-            self._faults.extend(BrevoError(status, code, message or f"stand-in fault {status}") for _ in range(count))
+            self._faults.extend(BrevoError(status, code, message or f"stand-in fault {status}", headers)
+                                for _ in range(count))
 
     def set_credits(self, credits):
         """Credits left (None: unlimited). Each segment spends one; none left → 402."""
@@ -203,6 +213,7 @@ class BrevoStandin(ServedStandin):
             self._credits = credits
 
     def handle_send(self, path, body, content_type, api_key):
+        """Returns (status, json, headers)."""
         with self._lock:
             self._counts["requests"] += 1
         try:
@@ -214,7 +225,7 @@ class BrevoStandin(ServedStandin):
         except BrevoError as error:
             with self._lock:
                 self._counts["rejected"] += 1
-            return error.status, error.as_json()
+            return error.status, error.as_json(), []
         segments = sms_segments(payload["content"])
         with self._lock:
             fault = self._faults.popleft() if self._faults else None
@@ -222,7 +233,7 @@ class BrevoStandin(ServedStandin):
                 fault = BrevoError(402, "not_enough_credits", "You don't have enough credit to send your SMS.")
             if fault is not None:
                 self._counts["failed"] += 1
-                return fault.status, fault.as_json()
+                return fault.status, fault.as_json(), fault.headers
             if self._credits is not None:
                 self._credits -= segments
             self._next_id += 1
@@ -232,7 +243,7 @@ class BrevoStandin(ServedStandin):
             self._counts["accepted"] += 1
             credits = self._credits
         return 201, {"reference": secrets.token_hex(10), "messageId": message.message_id, "smsCount": segments,
-                     "usedCredits": float(segments), "remainingCredits": float(credits if credits is not None else 1000)}
+                     "usedCredits": float(segments), "remainingCredits": float(credits if credits is not None else 1000)}, []
 
     def event(self, message_id, status="delivered", extra=None):
         """(webUrl, the JSON event) Brevo would send for this message."""
@@ -284,9 +295,9 @@ def _make_handler(standin):
             path, _, _query = self.path.partition("?")
             if path.startswith("/_standin/"):
                 return self.control(path, self.read_json())
-            status, payload = standin.handle_send(path, self.read_body(), self.headers.get("Content-Type", ""),
-                                                  self.headers.get("api-key", ""))
-            self.send_json(status, payload)
+            status, payload, headers = standin.handle_send(path, self.read_body(), self.headers.get("Content-Type", ""),
+                                                           self.headers.get("api-key", ""))
+            self.send_json(status, payload, headers)
 
         def do_GET(self):
             path, _, query = self.path.partition("?")
@@ -302,7 +313,7 @@ def _make_handler(standin):
             try:
                 if path == "/_standin/fail":
                     standin.fail_next(int(data.get("count", 1)), int(data.get("status", 500)), data.get("code"),
-                                      data.get("message"))
+                                      data.get("message"), float(data.get("reset", 1)))
                 elif path == "/_standin/credits":
                     standin.set_credits(data.get("credits"))
                 elif path == "/_standin/deliver":

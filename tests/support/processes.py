@@ -504,8 +504,9 @@ class TwilioStandinProcess(ManagedProcess):
         poll(lambda: self.stats()["accepted"] >= count, timeout, lambda: f"{self.stats()} SMS, expected {count}")
         return self.messages
 
-    def fail_next(self, count=1, status=500, code=None, message=None, delay=0.0):
-        self._call("POST", "/_standin/fail", {"count": count, "status": status, "code": code, "message": message, "delay": delay})
+    def fail_next(self, count=1, status=500, code=None, message=None, delay=0.0, retry_after=1):
+        self._call("POST", "/_standin/fail", {"count": count, "status": status, "code": code, "message": message,
+                                              "delay": delay, "retry_after": retry_after})
 
     def set_delay(self, seconds):
         self._call("POST", "/_standin/delay", {"seconds": seconds})
@@ -555,8 +556,9 @@ class BrevoStandinProcess(ManagedProcess):
         poll(lambda: self.stats()["accepted"] >= count, timeout, lambda: f"{self.stats()} SMS, expected {count}")
         return self.messages
 
-    def fail_next(self, count=1, status=500, code=None, message=None):
-        http_json("POST", self.control_url + "/_standin/fail", {"count": count, "status": status, "code": code, "message": message})
+    def fail_next(self, count=1, status=500, code=None, message=None, reset=1):
+        http_json("POST", self.control_url + "/_standin/fail", {"count": count, "status": status, "code": code,
+                                                                "message": message, "reset": reset})
 
     def set_credits(self, credits):
         http_json("POST", self.control_url + "/_standin/credits", {"credits": credits})

@@ -14,7 +14,8 @@ It is a real HTTP server on 127.0.0.1 (ephemeral port):
   more_info, status}``. A good one gets 201 with a Message resource (sid "SM" + 32 hex, status
   "queued" — "accepted" when only a MessagingServiceSid is given, as Twilio does — and
   num_segments computed from the body: GSM-7 160/153 septets, UCS-2 70/67 code units).
-- Faults: ``fail_next(n, status=500|429|400..., code=..., delay=...)``, ``set_delay(seconds)``,
+- Faults: ``fail_next(n, status=500|429|400..., code=..., delay=..., retry_after=1)`` (a 429 carries
+  ``Retry-After: 1``, as Twilio's API may send; ``retry_after=None`` leaves it out), ``set_delay(seconds)``,
   ``reject_recipient(number, code=21610)`` (a permanent per-number refusal).
 - Status callbacks: ``deliver(sid, status="delivered", error_code=None)`` POSTs Twilio's form fields
   to the message's ``StatusCallback``, signed with ``X-Twilio-Signature`` by twilio's own
@@ -45,7 +46,7 @@ SIGTERM/SIGINT. Its control endpoints (no auth, 127.0.0.1 only), also used by
 
 - ``GET  /_standin/stats``     → {"accepted", "rejected", "failed", "requests", "callbacks"}
 - ``GET  /_standin/messages``  → {"count", "messages": [...]} (``?since=N`` skips the first N)
-- ``POST /_standin/fail``      ← {"count", "status", "code"?, "message"?, "delay"?}
+- ``POST /_standin/fail``      ← {"count", "status", "code"?, "message"?, "delay"?, "retry_after"?}
 - ``POST /_standin/delay``     ← {"seconds"}
 - ``POST /_standin/reject``    ← {"to", "code"?, "status"?}
 - ``POST /_standin/deliver``   ← {"sid", "status"?, "error_code"?}
@@ -335,6 +336,7 @@ class Fault:
     code: int
     message: str | None = None
     delay: float = 0.0
+    retry_after: float | None = None  # seconds, sent as Retry-After (429 only)
 
 
 @dataclasses.dataclass
@@ -446,12 +448,14 @@ class TwilioStandin(ServedStandin):
 
     # -- faults
 
-    def fail_next(self, count=1, status=500, code=None, message=None, delay=0.0):
+    def fail_next(self, count=1, status=500, code=None, message=None, delay=0.0, retry_after=1):
         """Answer the next `count` valid requests with this error instead of sending (400 with code
-        21211 = invalid 'To', 21610 = unsubscribed recipient; 429 too many requests; 500/503)."""
+        21211 = invalid 'To', 21610 = unsubscribed recipient; 429 too many requests; 500/503).
+        A 429 says `Retry-After: <retry_after>` (seconds; None: no header)."""
         code = code or DEFAULT_CODE_FOR_STATUS.get(status, 20500)
+        retry_after = retry_after if status == 429 else None
         with self._lock:
-            self._faults.extend(Fault(status, code, message, delay) for _ in range(count))
+            self._faults.extend(Fault(status, code, message, delay, retry_after) for _ in range(count))
 
     def set_delay(self, seconds):
         """Wait this long before answering every request (to exercise client timeouts)."""
@@ -466,7 +470,7 @@ class TwilioStandin(ServedStandin):
     # -- the API
 
     def handle_create_message(self, path, body, content_type, authorization):
-        """Returns (status, json). Called from the HTTP handler's thread."""
+        """Returns (status, json, headers). Called from the HTTP handler's thread."""
         with self._lock:
             self._counts["requests"] += 1
             delay = self._delay
@@ -485,7 +489,7 @@ class TwilioStandin(ServedStandin):
         except TwilioError as error:
             with self._lock:
                 self._counts["rejected"] += 1
-            return error.status, error.as_json()
+            return error.status, error.as_json(), []
         with self._lock:
             fault = self._rejected_recipients.get(params["To"]) or (self._faults.popleft() if self._faults else None)
             if fault:
@@ -493,11 +497,12 @@ class TwilioStandin(ServedStandin):
         if fault:
             if fault.delay:
                 time.sleep(fault.delay)
-            return fault.status, TwilioError(fault.status, fault.code, fault.message).as_json()
+            headers = [] if fault.retry_after is None else [("Retry-After", f"{fault.retry_after:g}")]
+            return fault.status, TwilioError(fault.status, fault.code, fault.message).as_json(), headers
         message = self._accept(params)
         if message.status_callback and self.auto_statuses:
             threading.Thread(target=self._auto_deliver, args=(message.sid,), daemon=True).start()
-        return 201, message.resource
+        return 201, message.resource, []
 
     def _check_auth(self, account_sid, authorization):
         try:
@@ -649,10 +654,10 @@ def _make_handler(standin):
             path, _, query = self.path.partition("?")
             if path.startswith("/_standin/"):
                 return self.control(path, self.read_json())
-            status, payload = standin.handle_create_message(
+            status, payload, headers = standin.handle_create_message(
                 path, self.read_body(), self.headers.get("Content-Type", ""), self.headers.get("Authorization", "")
             )
-            headers = [("Twilio-Request-Id", "RQ" + secrets.token_hex(16))]
+            headers = [("Twilio-Request-Id", "RQ" + secrets.token_hex(16)), *headers]
             if status == 401:
                 headers.append(("WWW-Authenticate", 'Basic realm="Twilio API"'))
             self.send_json(status, payload, headers)
@@ -680,6 +685,7 @@ def _make_handler(standin):
                         data.get("code"),
                         data.get("message"),
                         float(data.get("delay", 0)),
+                        data.get("retry_after", 1),
                     )
                 elif path == "/_standin/delay":
                     standin.set_delay(float(data["seconds"]))

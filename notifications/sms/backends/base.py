@@ -2,7 +2,13 @@
 
 from dataclasses import dataclass, field
 
-from notifications.errors import DeliveryError, PermanentDeliveryError, ProviderUnavailable, TransientDeliveryError
+from notifications.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    ProviderThrottled,
+    ProviderUnavailable,
+    TransientDeliveryError,
+)
 
 
 @dataclass
@@ -81,14 +87,19 @@ class BaseSmsBackend:
         return []
 
 
+# "Too many requests": back-pressure, not failure (ProviderThrottled).
+THROTTLED_HTTP = 429
 # HTTP statuses worth retrying: the provider was busy or broken, not the request.
 TRANSIENT_HTTP = {408, 409, 425, 429, 500, 502, 503, 504}
 # The provider refuses everything for now: 402 is "payment required", i.e. credits exhausted.
 PROVIDER_DOWN_HTTP = {402}
 
 
-def http_error(status, message, code=""):
-    """The DeliveryError an HTTP error status means (for any provider's HTTP API)."""
+def http_error(status, message, code="", retry_after=None):
+    """The DeliveryError an HTTP error status means (for any provider's HTTP API);
+    `retry_after`: seconds the provider asked us to wait, for a 429."""
+    if status == THROTTLED_HTTP:
+        return ProviderThrottled(message, code=code or status, status=status, retry_after=retry_after)
     if status in PROVIDER_DOWN_HTTP:
         error_class = ProviderUnavailable
     elif status in TRANSIENT_HTTP or status >= 500:

@@ -5,7 +5,9 @@ Quirks kept here: the recipient is written without "+" ("33612345678"), the send
 alphanumeric id of at most 11 characters (the brand's, else BREVO_SMS_SENDER), text outside
 GSM-7 needs unicodeEnabled, every message carries its own status webhook (webUrl, with the
 credentials Brevo gives back as HTTP basic auth), and HTTP 402 means the account is out of
-credits: the provider, not the message, is the problem (ProviderUnavailable).
+credits: the provider, not the message, is the problem (ProviderUnavailable). HTTP 429 is its
+rate limit (150 requests/s for transactional SMS on the general tier): back-pressure
+(ProviderThrottled), to wait for as long as its x-sib-ratelimit-reset header says.
 """
 
 import logging
@@ -17,6 +19,7 @@ from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from notifications.errors import retry_after
 from notifications.gsm import is_gsm7
 
 from .base import BaseSmsBackend, SmsResult, TransientSmsError, http_error
@@ -63,7 +66,7 @@ class SmsBackend(BaseSmsBackend):
         if response.status_code != 201:
             error = data if isinstance(data, dict) else {}
             raise http_error(response.status_code, error.get("message") or f"HTTP {response.status_code}",
-                             code=error.get("code") or response.status_code)
+                             code=error.get("code") or response.status_code, retry_after=throttled_for(response.headers))
         if "remainingCredits" in data:
             log.info("brevo: %s SMS credits left", data["remainingCredits"])
         return SmsResult(message=message, message_id=str(data["messageId"]), status="sent",
@@ -90,3 +93,15 @@ class SmsBackend(BaseSmsBackend):
             errors.append(Error("SMS backend brevo needs BREVO_SMS_SENDER when brands have no sender id.",
                                 id="notifications.E011"))
         return errors
+
+
+def throttled_for(headers):
+    """Seconds until Brevo's rate-limit window resets (x-sib-ratelimit-reset, in seconds,
+    https://developers.brevo.com/docs/limit-headers), or a standard Retry-After; None if neither."""
+    seconds = retry_after(headers)
+    if seconds is not None:
+        return seconds
+    try:
+        return max(0.0, float(headers.get("x-sib-ratelimit-reset")))
+    except (TypeError, ValueError):
+        return None

@@ -6,6 +6,7 @@ Twilio's errors are sorted into transient (retry) and permanent (record and stop
 """
 
 import logging
+import threading
 
 import requests
 from django.conf import settings
@@ -16,7 +17,19 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from .base import PROVIDER_DOWN_HTTP, TRANSIENT_HTTP, BaseSmsBackend, PermanentSmsError, ProviderUnavailable, SmsResult, TransientSmsError
+from notifications.errors import retry_after
+
+from .base import (
+    PROVIDER_DOWN_HTTP,
+    THROTTLED_HTTP,
+    TRANSIENT_HTTP,
+    BaseSmsBackend,
+    PermanentSmsError,
+    ProviderThrottled,
+    ProviderUnavailable,
+    SmsResult,
+    TransientSmsError,
+)
 
 # twilio-python logs eight INFO lines per request (URL, headers, response headers): keep
 # them for WARNING and above, so a busy worker's log stays readable.
@@ -25,6 +38,28 @@ HTTP_LOG.setLevel(logging.WARNING)
 
 # Twilio error codes that are about the moment, not the message (queue full, rate limits).
 TRANSIENT_CODES = {20429, 30001, 20500, 20503}
+# "Too many requests": back-pressure (ProviderThrottled), whatever the HTTP status says.
+THROTTLED_CODE = 20429
+
+
+class HttpClient(TwilioHttpClient):
+    """twilio-python's HTTP client, keeping each thread's last response: TwilioRestException
+    carries no headers, and a 429's Retry-After says how long to hold back. (The client's own
+    last-response attribute is shared by every thread using the client.)"""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()
+
+    def request(self, *args, **kwargs):
+        self._local.response = None
+        response = super().request(*args, **kwargs)
+        self._local.response = response
+        return response
+
+    def last_headers(self):
+        response = getattr(self._local, "response", None)
+        return response.headers if response is not None else {}
 
 
 class SmsBackend(BaseSmsBackend):
@@ -45,7 +80,8 @@ class SmsBackend(BaseSmsBackend):
             raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
         if not self.from_ and not self.messaging_service_sid:
             raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
-        self.client = Client(self.account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout, logger=HTTP_LOG))
+        self.http_client = HttpClient(timeout=timeout, logger=HTTP_LOG)
+        self.client = Client(self.account_sid, auth_token, http_client=self.http_client)
         # Every product of the client is a "domain" with its own base URL; messages go
         # through the Api domain, so pointing it elsewhere is enough for a stand-in.
         base_url = api_base_url or settings.TWILIO_API_BASE_URL
@@ -66,6 +102,9 @@ class SmsBackend(BaseSmsBackend):
         try:
             sent = self.client.messages.create(**params)
         except TwilioRestException as exc:
+            if exc.status == THROTTLED_HTTP or exc.code == THROTTLED_CODE:
+                raise ProviderThrottled(exc.msg or str(exc), code=exc.code or exc.status, status=exc.status,
+                                        retry_after=retry_after(self.http_client.last_headers())) from exc
             if exc.status in PROVIDER_DOWN_HTTP:
                 error_class = ProviderUnavailable
             elif exc.status in TRANSIENT_HTTP or exc.status >= 500 or exc.code in TRANSIENT_CODES:
