@@ -13,7 +13,8 @@ CLAIM_CHUNK records instead of three transactions per record:
   one query;
 - record: a few bulk UPDATEs and one bulk INSERT of status events per RECORD_EVERY answers.
 
-A record that meets a transient error is released (pending) and retried with the rest of the
+A provider's "too many requests" (HTTP 429) pauses its rate for every worker (throttle.py) and the
+message goes again in the same batch. A record that meets another transient error is released (pending) and retried with the rest of the
 batch's unsent records in ONE later batch task, after a back-off. When the provider looks down
 (GIVE_UP_AFTER transient errors in a row, or every SMS provider's breaker open) the batch stops
 claiming at once, so it never holds records for longer than one provider timeout.
@@ -106,7 +107,7 @@ class Batch:
             elif self.in_flight:
                 done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._answered(future)
+                    self._answered(future, threads)
             if len(self.unrecorded) >= RECORD_EVERY or not (rest or self.in_flight):
                 self._record()
         self._record()
@@ -143,15 +144,24 @@ class Batch:
             if outcome is not None:
                 self._done(outcome)
                 continue
-            future = threads.submit(send, notification.pk, self.channel, message, segments)
-            self.in_flight[future] = notification
+            self._submit(threads, notification, message, segments)
 
-    def _answered(self, future):
-        notification = self.in_flight.pop(future)
+    def _submit(self, threads, notification, message, segments):
+        future = threads.submit(send, notification.pk, self.channel, message, segments)
+        self.in_flight[future] = (notification, message, segments)
+
+    def _answered(self, future, threads):
+        notification, message, segments = self.in_flight.pop(future)
         try:
             outcome = delivery.sent(notification, future.result())
             self.failures_in_a_row = 0
         except delivery.DeliveryError as error:
+            if error.throttled:
+                # Back-pressure, not failure: the provider's shared rate is paused (throttle.py);
+                # the same message goes again once it lets us, still claimed by this batch.
+                self._submit(threads, notification, message, segments)
+                self._count("throttled")
+                return
             last_try = notification.attempts > settings.NOTIFICATIONS_MAX_RETRIES
             outcome = delivery.refused(notification, error, last_try)
             if outcome.status == delivery.Status.PENDING:

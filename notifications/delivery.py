@@ -51,7 +51,7 @@ from appointments.models import (
     Place,
 )
 
-from . import limits
+from . import limits, throttle
 from .content import render_email, render_sms, sms_sender
 from .errors import DeliveryError
 from .mail import classify
@@ -216,6 +216,8 @@ def hand_over(channel, message, segments, senders):
         provider, result = senders.sms().send(message)
         return dict(provider=provider, provider_message_id=result.message_id, segments=segments, subject="",
                     body=message.body)
+    provider = email_provider()
+    throttle.acquire(provider, settings.EMAIL_RATE_LIMIT)  # the provider's rate, shared by every worker
     try:
         senders.email().send_messages([message])
     except Exception as exc:
@@ -223,10 +225,12 @@ def hand_over(channel, message, segments, senders):
         error = classify(exc)
         if error is None:
             raise
+        if error.throttled:
+            throttle.pause(provider, error.retry_after)
         raise error from exc
     status = getattr(message, "anymail_status", None)
     message_id = (status and status.message_id) or message.extra_headers.get("Message-ID", "")
-    return dict(provider=email_provider(), provider_message_id=str(message_id), segments=None,
+    return dict(provider=provider, provider_message_id=str(message_id), segments=None,
                 subject=message.subject[:255], body=message.body)
 
 

@@ -17,6 +17,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 
+from notifications import throttle
 from notifications.errors import TransientDeliveryError
 
 from . import configured_backends
@@ -67,12 +68,14 @@ class SmsRouter:
         if message.reference and message.status_callback is None:
             message = dataclasses.replace(message, status_callback=cls.status_callback_url(message.reference))
         backend = self.backend(cls)
+        throttle.acquire(cls.name, settings.SMS_RATE_LIMIT)  # the provider's rate, shared by every worker
         result = backend.send_messages([message])[0]
         breaker = Breaker(cls.name)
         if result.error is None or not result.error.transient:
             breaker.success()  # the provider answered, even if it refused this message
         elif result.error.throttled:
-            breaker.throttled()  # it works, we go too fast: not a failure (throttle.pause() slows us)
+            breaker.throttled()  # it works, we go too fast: not a failure
+            throttle.pause(cls.name, result.error.retry_after)  # every worker waits, then goes on
         else:
             breaker.failure(result.error)
         if result.error is not None:
