@@ -312,6 +312,7 @@ class RetentionRun(models.Model):
     notification_cutoff = models.DateTimeField(_("textes des notifications effacés avant le"))
     contact_cutoff = models.DateTimeField(_("usagers anonymisés sans rendez-vous depuis le"))
     notifications_anonymised = models.PositiveIntegerField(_("notifications effacées"), default=0)
+    status_events_deleted = models.PositiveIntegerField(_("statuts reçus supprimés"), default=0)
     outbox_messages_deleted = models.PositiveIntegerField(_("messages de boîte d'envoi supprimés"), default=0)
     contacts_anonymised = models.PositiveIntegerField(_("usagers anonymisés"), default=0)
     appointments_cleared = models.PositiveIntegerField(_("rendez-vous expurgés"), default=0)
