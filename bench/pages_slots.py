@@ -3,6 +3,9 @@
     DATABASE_URL=postgres://.../rdv_pages_scratch python manage.py seed_demo --appointments 100000
     DATABASE_URL=postgres://.../rdv_pages_scratch python -m bench.pages_slots [--bench-agents-open]
 
+With production settings (no query log, DEBUG=false), add DEBUG=false SECRET_KEY=…
+DJANGO_SETTINGS_MODULE=bench.settings (static files without collectstatic) SECURE_SSL_REDIRECT=false.
+
 --bench-agents-open gives the bench agents (who hold the bulk appointments) opening hours for
 the motif at the place, so that the page reads their busy calendars too (the heavier case).
 Prints the number of queries and the median / p95 time of the page, in-process through
@@ -31,7 +34,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 setup_test_environment()  # responses carry their template context (to count the slots shown)
 
-from django.db import connection, reset_queries  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -58,9 +61,11 @@ def main():
     for label, first_day in (("this week", today), ("in 10 weeks", today + timedelta(weeks=10))):
         url = f"/reserver/creneau/?motif={motif.pk}&lieu={place.pk}&semaine={first_day.isoformat()}"
         assert client.get(url).status_code == 200
-        reset_queries()
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url)
+        # Counted now: `queries` reads the connection's query log, which the next request
+        # empties (and, with DEBUG=false, leaves empty).
+        count = len(queries)
         slots = sum(len(day) for _, day in response.context["days"]) if response.context else "?"
         timings = []
         for _ in range(RUNS):
@@ -68,7 +73,7 @@ def main():
             client.get(url)
             timings.append((time.perf_counter() - started) * 1000)
         timings.sort()
-        print(f"{label:12} queries={len(queries)} free slots={slots} median={statistics.median(timings):.1f} ms "
+        print(f"{label:12} queries={count} free slots={slots} median={statistics.median(timings):.1f} ms "
               f"p95={timings[int(RUNS * 0.95) - 1]:.1f} ms")
 
 

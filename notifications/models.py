@@ -57,7 +57,10 @@ class Notification(models.Model):
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("rendez-vous"))
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name=_("usager"))
-    recipient_agent = models.ForeignKey(Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name=_("agent destinataire"))
+    # No index of its own: deleting an agent finds their records through the partial unique
+    # index notification_once_per_agent (agents' records only), and nothing else looks them up.
+    recipient_agent = models.ForeignKey(Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications",
+                                        verbose_name=_("agent destinataire"), db_index=False)
     event = models.CharField(_("événement"), max_length=16, choices=Event.choices)
     channel = models.CharField(_("canal"), max_length=8, choices=Channel.choices)
     sequence = models.PositiveIntegerField(_("version du rendez-vous"))
@@ -71,9 +74,11 @@ class Notification(models.Model):
     # For a change: what the appointment was before, as shown to the citizen.
     previous = models.JSONField(_("avant la modification"), default=dict, blank=True)
 
-    status = models.CharField(_("statut"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    # Indexed only while in flight (notification_status_age_idx below): no query reads a
+    # settled status through an index, and every status change would rewrite one.
+    status = models.CharField(_("statut"), max_length=16, choices=Status.choices, default=Status.PENDING)
     provider = models.CharField(_("prestataire"), max_length=32, blank=True)
-    provider_message_id = models.CharField(_("identifiant chez le prestataire"), max_length=255, blank=True, db_index=True)
+    provider_message_id = models.CharField(_("identifiant chez le prestataire"), max_length=255, blank=True)
     error_code = models.CharField(_("code d'erreur"), max_length=32, blank=True)
     error_message = models.TextField(_("erreur"), blank=True)
     segments = models.PositiveSmallIntegerField(_("segments SMS"), null=True, blank=True)
@@ -108,10 +113,17 @@ class Notification(models.Model):
                 name="notification_one_recipient",
             ),
         ]
+        # Every status change writes a new entry in each of these (a status is indexed, so no
+        # update is HOT): only what a query uses is here. The set, and the query each serves,
+        # is checked by tests/test_notification_indexes.py; see README, "Notifications".
         indexes = [
             # The recovery sweep looks for records stuck in one state for too long.
             models.Index(fields=["status", "updated_at"], name="notification_status_age_idx",
                          condition=Q(status__in=["pending", "sending"])),
+            # Status reports find their record by the provider's message id. A named index, not
+            # db_index=True: on PostgreSQL that adds a varchar_pattern_ops copy for LIKE 'x%',
+            # which no query makes.
+            models.Index(fields=["provider_message_id"], name="notification_provider_id_idx"),
         ]
 
     def __str__(self):
@@ -302,6 +314,7 @@ class RetentionRun(models.Model):
     notification_cutoff = models.DateTimeField(_("textes des notifications effacés avant le"))
     contact_cutoff = models.DateTimeField(_("usagers anonymisés sans rendez-vous depuis le"))
     notifications_anonymised = models.PositiveIntegerField(_("notifications effacées"), default=0)
+    status_events_deleted = models.PositiveIntegerField(_("statuts reçus supprimés"), default=0)
     outbox_messages_deleted = models.PositiveIntegerField(_("messages de boîte d'envoi supprimés"), default=0)
     contacts_anonymised = models.PositiveIntegerField(_("usagers anonymisés"), default=0)
     appointments_cleared = models.PositiveIntegerField(_("rendez-vous expurgés"), default=0)

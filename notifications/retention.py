@@ -3,7 +3,11 @@
 - The text, subject and recipient address of every notification, RETENTION_NOTIFICATION_BODY_DAYS
   (default 180, the 6 months after which the reference service anonymises its receipts) after
   the end of its appointment; the record itself stays (event, channel, status, dates), so the
-  statistics and the delivery history remain.
+  statistics and the delivery history remain. Its status log goes at the same time: the
+  StatusEvent rows (every provider report, about 3 per SMS) are deleted; the record keeps the
+  status they led to. A provider's report replayed later finds a record with no address: it
+  can add a log row (deleted by the next pass) but neither suppress an address nor move the
+  record back (status.py: reports only move a record forward).
 - The local outboxes (development SMS and emails), after the same delay.
 - A contact, RETENTION_CONTACT_DAYS (default 730, two years) after the end of their last
   appointment (or after their creation if they never had one): names, phone, email and
@@ -27,7 +31,7 @@ from django.utils import timezone
 
 from appointments.models import Appointment, Contact
 
-from .models import EmailOutboxMessage, Notification, RetentionRun, SmsOutboxMessage
+from .models import EmailOutboxMessage, Notification, RetentionRun, SmsOutboxMessage, StatusEvent
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +39,16 @@ BATCH = 5_000
 ANONYMOUS = "Anonyme"
 
 
+# The batches are taken in no particular order (order_by()): with the models' default ordering
+# (newest first) every batch would sort every row still matching, not stop at BATCH.
+
 def _in_batches(queryset, **changes):
     """UPDATE the rows of `queryset` in batches of ids (short transactions, no long locks);
     the queryset must stop matching a row once it is changed."""
     total = 0
     while True:
         with transaction.atomic():
-            ids = list(queryset.values_list("pk", flat=True)[:BATCH])
+            ids = list(queryset.order_by().values_list("pk", flat=True)[:BATCH])
             if not ids:
                 return total
             total += queryset.model.objects.filter(pk__in=ids).update(**changes)
@@ -50,10 +57,27 @@ def _in_batches(queryset, **changes):
 def _delete_in_batches(queryset):
     total = 0
     while True:
-        ids = list(queryset.values_list("pk", flat=True)[:BATCH])
+        ids = list(queryset.order_by().values_list("pk", flat=True)[:BATCH])
         if not ids:
             return total
         total += queryset.model.objects.filter(pk__in=ids).delete()[0]
+
+
+def purge_status_events(cutoff):
+    """Delete the status log of the notifications of appointments that ended before `cutoff`,
+    in batches: the records' ids come in ascending order from where the previous batch
+    stopped, and each batch deletes every event of its records (one DELETE … WHERE
+    notification_id IN …). Starting each batch from the beginning instead would walk again,
+    every time, past the records whose events the previous batches deleted: measured on
+    570,000 events, 88 s against 27 s."""
+    expired = StatusEvent.objects.filter(notification__appointment__ends_at__lt=cutoff).order_by("notification_id")
+    total, after = 0, 0
+    while True:
+        notifications = set(expired.filter(notification_id__gt=after).values_list("notification_id", flat=True)[:BATCH])
+        if not notifications:
+            return total
+        after = max(notifications)
+        total += StatusEvent.objects.filter(notification_id__in=notifications).delete()[0]
 
 
 def notification_text_left(queryset):
@@ -71,6 +95,7 @@ def apply_retention(now=None):
     contact_cutoff = now - timedelta(days=settings.RETENTION_CONTACT_DAYS)
 
     notifications = blank_notifications(Notification.objects.filter(appointment__ends_at__lt=notification_cutoff))
+    status_events = purge_status_events(notification_cutoff)
     outbox = _delete_in_batches(SmsOutboxMessage.objects.filter(created_at__lt=notification_cutoff))
     outbox += _delete_in_batches(EmailOutboxMessage.objects.filter(created_at__lt=notification_cutoff))
 
@@ -83,7 +108,7 @@ def apply_retention(now=None):
     contacts = 0
     while True:
         with transaction.atomic():
-            ids = list(stale.values_list("pk", flat=True)[:BATCH])
+            ids = list(stale.order_by().values_list("pk", flat=True)[:BATCH])
             if not ids:
                 break
             contacts += Contact.objects.filter(pk__in=ids).update(
@@ -98,11 +123,11 @@ def apply_retention(now=None):
     )
     run = RetentionRun.objects.create(
         ran_at=now, notification_cutoff=notification_cutoff, contact_cutoff=contact_cutoff,
-        notifications_anonymised=notifications, outbox_messages_deleted=outbox,
+        notifications_anonymised=notifications, status_events_deleted=status_events, outbox_messages_deleted=outbox,
         contacts_anonymised=contacts, appointments_cleared=appointments,
     )
-    log.info("retention pass %s: %s notifications, %s outbox messages, %s contacts, %s appointments",
-             run.pk, notifications, outbox, contacts, appointments)
+    log.info("retention pass %s: %s notifications, %s status events, %s outbox messages, %s contacts, %s appointments",
+             run.pk, notifications, status_events, outbox, contacts, appointments)
     return run
 
 

@@ -1,13 +1,17 @@
-"""Personal data retention (RGPD): notification texts erased 6 months after the appointment,
-contacts anonymised 2 years after their last one, each pass recorded with counts only."""
+"""Personal data retention (RGPD): notification texts and status logs erased 6 months after the
+appointment, contacts anonymised 2 years after their last one, each pass recorded with counts
+only."""
 
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from appointments.models import ConsentRecord
-from notifications.models import Notification, RetentionRun, SmsOutboxMessage
+from notifications import retention
+from notifications.models import Notification, RetentionRun, SmsOutboxMessage, Status, StatusEvent
 from notifications.retention import ANONYMOUS, apply_retention
 
 from .production import production_env, run
@@ -52,6 +56,59 @@ def test_notification_texts_and_recipients_are_erased_after_six_months_the_recor
         assert notification.status and notification.channel and notification.sent_at  # the history stays
     contact.refresh_from_db()
     assert contact.phone and contact.anonymised_at is None  # contacts wait for their own delay
+
+
+def provider_reports(notification, *statuses):
+    """Status reports as a provider's webhooks leave them (the send itself logged one already)."""
+    for number, status in enumerate(statuses):
+        StatusEvent.objects.create(notification=notification, status=status, raw_event=f"twilio:{status}",
+                                   provider_event_key=f"report-{notification.pk}-{number}")
+
+
+def test_the_status_log_goes_with_the_texts_six_months_after_the_appointment(demo, booked, committed):
+    appointment, _ = booked
+    with committed():
+        later = demo.book(contacts=[demo.contact(phone="+33687654321")], days=400)
+    for notification in Notification.objects.all():
+        provider_reports(notification, Status.SENT, Status.DELIVERED)
+    events = StatusEvent.objects.filter(notification__appointment=appointment)
+    kept = set(StatusEvent.objects.filter(notification__appointment=later).values_list("pk", flat=True))
+    count = events.count()
+    assert count >= 2 * 3 and kept
+
+    assert apply_retention(now=days_after(appointment, 179)).status_events_deleted == 0
+    assert events.count() == count
+
+    run = apply_retention(now=days_after(appointment, 181))
+    assert run.status_events_deleted == count
+    assert not events.exists()
+    # The records keep the status the log led to; the later appointment's log is untouched.
+    assert set(Notification.objects.filter(appointment=appointment).values_list("status", flat=True)) == {Status.SENT}
+    assert set(StatusEvent.objects.values_list("pk", flat=True)) == kept
+    assert apply_retention(now=days_after(appointment, 182)).status_events_deleted == 0
+
+
+def test_the_status_log_is_deleted_in_bulk_not_row_by_row(booked):
+    appointment, _ = booked
+    for notification in Notification.objects.filter(appointment=appointment):
+        provider_reports(notification, Status.SENT, Status.DELIVERED, Status.DELIVERED)
+    count = StatusEvent.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        deleted = retention.purge_status_events(days_after(appointment, 1))
+    deletes = [q["sql"] for q in queries.captured_queries
+               if q["sql"].startswith('DELETE FROM "notifications_statusevent"')]
+    assert deleted == count >= 8
+    assert len(deletes) == 1  # one statement for the whole batch
+
+
+def test_batches_that_end_in_the_middle_of_a_records_log_leave_nothing_behind(booked, monkeypatch):
+    appointment, _ = booked
+    for notification in Notification.objects.filter(appointment=appointment):
+        provider_reports(notification, Status.SENT, Status.DELIVERED, Status.DELIVERED)
+    count = StatusEvent.objects.count()
+    monkeypatch.setattr(retention, "BATCH", 2)  # each record has 4 events: every batch cuts one
+    assert retention.purge_status_events(days_after(appointment, 1)) == count
+    assert not StatusEvent.objects.exists()
 
 
 def test_contacts_are_anonymised_two_years_after_their_last_appointment(booked):
@@ -104,7 +161,9 @@ def test_each_pass_is_recorded_with_counts_and_a_second_pass_finds_nothing(booke
     second = apply_retention(now=now + timedelta(minutes=1))
     assert RetentionRun.objects.count() == 2
     assert first.notifications_anonymised >= 2 and first.contacts_anonymised >= 1
-    assert (second.notifications_anonymised, second.contacts_anonymised, second.appointments_cleared) == (0, 0, 0)
+    assert first.status_events_deleted >= 2
+    assert (second.notifications_anonymised, second.status_events_deleted, second.contacts_anonymised,
+            second.appointments_cleared) == (0, 0, 0, 0)
     assert first.contact_cutoff == now - timedelta(days=730)
     # Counts only: nothing in the record names anyone.
     assert "Dupont" not in str(RetentionRun.objects.values().first())
