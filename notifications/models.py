@@ -110,6 +110,9 @@ class Notification(models.Model):
             # The recovery sweep looks for records stuck in one state for too long.
             models.Index(fields=["status", "updated_at"], name="notification_status_age_idx",
                          condition=Q(status__in=["pending", "sending"])),
+            # The deep health check's oldest message still waiting to go out (notifications/health.py):
+            # by creation, since a retry or the recovery sweep moves updated_at. Only pending rows.
+            models.Index(fields=["created_at"], name="notification_pending_age_idx", condition=Q(status="pending")),
         ]
 
     def __str__(self):
@@ -346,3 +349,19 @@ class NotificationDashboard(Notification):
         verbose_name = _("tableau de bord des envois")
         verbose_name_plural = _("tableau de bord des envois")
         default_permissions = ()
+
+
+class Heartbeat(models.Model):
+    """When a periodic job last completed, for the deep health check (notifications/health.py):
+    one row per job, overwritten each time (the reminder sweep: every minute), so that it stays
+    one row however long the system runs."""
+
+    name = models.CharField(_("tâche"), max_length=64, primary_key=True)
+    at = models.DateTimeField(_("dernière exécution"))
+
+    class Meta:
+        verbose_name = _("dernière exécution d'une tâche périodique")
+        verbose_name_plural = _("dernières exécutions des tâches périodiques")
+
+    def __str__(self):
+        return f"{self.name} {self.at:%d/%m/%Y %H:%M}"

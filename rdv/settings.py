@@ -152,11 +152,20 @@ if REMINDER_QUIET_HOURS and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2
     raise ImproperlyConfigured("REMINDER_QUIET_HOURS must read HH:MM-HH:MM (e.g. 21:00-08:00), or be empty.")
 if not 0 <= REMINDER_QUIET_MARGIN_MINUTES <= 120 or not 0 <= REMINDER_MIN_NOTICE_HOURS <= 48:
     raise ImproperlyConfigured("REMINDER_QUIET_MARGIN_MINUTES must be 0 to 120, REMINDER_MIN_NOTICE_HOURS 0 to 48.")
-# How often beat runs the reminder sweep (seconds). The deeper health check expects a sweep
-# within 5 minutes, so at most 300.
+# How often beat runs the reminder sweep (seconds): a due reminder waits at most this long, so
+# at most 300.
 REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60)
 if not 1 <= REMINDER_SWEEP_SECONDS <= 300:
     raise ImproperlyConfigured("REMINDER_SWEEP_SECONDS must be between 1 and 300.")
+# The deep health check (/healthz?deep=1, notifications/health.py) answers 503 when the last
+# reminder sweep ended longer ago than this, or when a notification has waited to go out
+# (pending) longer than that. The sweep's limit leaves room for one late tick: at least two
+# sweep intervals (5 minutes with the default interval).
+HEALTH_SWEEP_MAX_SECONDS = env.int("HEALTH_SWEEP_MAX_SECONDS", default=max(300, 2 * REMINDER_SWEEP_SECONDS))
+HEALTH_PENDING_MAX_SECONDS = env.int("HEALTH_PENDING_MAX_SECONDS", default=600)
+if HEALTH_SWEEP_MAX_SECONDS <= REMINDER_SWEEP_SECONDS or HEALTH_PENDING_MAX_SECONDS < 60:
+    raise ImproperlyConfigured("HEALTH_SWEEP_MAX_SECONDS must exceed REMINDER_SWEEP_SECONDS (it would fail between "
+                               "two sweeps), and HEALTH_PENDING_MAX_SECONDS be at least 60.")
 
 # --- Public pages (booking, appointment link) ----------------------------------------------
 

@@ -91,6 +91,8 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE"),
         ({"REMINDER_DELAY_HOURS": "0"}, "REMINDER_DELAY_HOURS"),
         ({"REMINDER_SWEEP_SECONDS": "600"}, "REMINDER_SWEEP_SECONDS"),
+        ({"REMINDER_SWEEP_SECONDS": "120", "HEALTH_SWEEP_MAX_SECONDS": "120"}, "HEALTH_SWEEP_MAX_SECONDS"),
+        ({"HEALTH_PENDING_MAX_SECONDS": "10"}, "HEALTH_PENDING_MAX_SECONDS"),
     ],
 )
 def test_production_refuses_to_start_with_dev_secrets_or_bad_settings(overrides, complaint):
