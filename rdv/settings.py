@@ -265,7 +265,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_TIMEZONE = "UTC"
+# One time zone for a person: Flower shows task times in Celery's zone, the admin in TIME_ZONE,
+# so both are TIME_ZONE (and the retention's crontab below reads in it). Message times inside
+# Celery stay UTC (enable_utc).
+CELERY_TIMEZONE = TIME_ZONE
 # Notifications go through their own queues, so that an SMS provider outage backing up the
 # "sms" queue delays no email; a plain `celery -A rdv worker` consumes all three (the
 # declared queues), `-Q sms` etc. splits them over workers.
@@ -282,7 +285,7 @@ CELERY_BEAT_SCHEDULE = {
     "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Personal data retention (notifications/retention.py), daily at 03:30 UTC.
+# Personal data retention (notifications/retention.py), daily at 03:30 in TIME_ZONE.
 CELERY_IMPORTS = ["notifications.retention"]
 # Connections are reused across tasks and recycled by rdv.celery's close_old_connections
 # (CONN_MAX_AGE, errors), not closed by Celery's Django fixup after every task.
@@ -467,10 +470,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_personal_data": {"()": "rdv.logs.RedactPersonalData"}},
+    # Times in TIME_ZONE with their offset (rdv/logtime.py), as Flower and the admin show them.
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "rdv.logtime.PlainFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "rdv.logtime.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

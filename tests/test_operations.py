@@ -143,6 +143,18 @@ def test_log_lines_are_json_with_the_personal_data_of_message_and_args_redacted(
     assert third["notification_id"] == 18
 
 
+def test_log_times_are_in_time_zone_with_their_offset(json_log, time_machine):
+    """As Flower and the admin tell times (TIME_ZONE), whatever the process's own zone; the
+    offset says which. 13:30 UTC on 15 January is 14:30 in Paris, on 15 July 15:30."""
+    from datetime import UTC, datetime
+
+    log = logging.getLogger("notifications.tasks")
+    for moment in (datetime(2026, 1, 15, 13, 30, tzinfo=UTC), datetime(2026, 7, 15, 13, 30, tzinfo=UTC)):
+        time_machine.move_to(moment, tick=False)
+        log.warning("sweep")
+    assert [line["time"] for line in json_log()] == ["2026-01-15T14:30:00.000+01:00", "2026-07-15T15:30:00.000+02:00"]
+
+
 def test_exception_text_is_redacted_too(json_log):
     log = logging.getLogger("notifications.tasks")
     try:
