@@ -12,8 +12,9 @@ The sweep claims due rows in batches through the partial index planned_reminder_
 marks them sent — and in the same transaction creates their Notification records; the tasks
 are enqueued after commit. Two sweeps at once take disjoint batches (SKIP LOCKED); a second
 sweep finds nothing (no longer planned); a crash before commit leaves them due for the next
-sweep. Each sweep that completes records when (health.record_sweep: the deep health check). A change racing a sweep waits for the sweep's row locks, then finds the claimed rows
-no longer planned; the delivery drops a reminder of a version that was changed since.
+sweep. A change racing a sweep waits for the sweep's row locks, then finds the claimed rows
+no longer planned; the delivery drops a reminder of a version that was changed since. Each
+sweep that completes records when it ended (health.record_sweep, for the deep health check).
 """
 
 import logging

@@ -10,7 +10,7 @@ from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 
 class ZonedTime:
-    def formatTime(self, record, datefmt=None):  # noqa: N802 - logging's name
+    def formatTime(self, record, datefmt=None):
         from django.conf import settings
 
         return datetime.fromtimestamp(record.created, ZoneInfo(settings.TIME_ZONE)).isoformat(timespec="milliseconds")
