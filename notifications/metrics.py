@@ -81,8 +81,8 @@ class PipelineCollector:
                 yield GaugeMetricFamily(f"rdv_{name}_age_seconds", description, value=checks[name].age_seconds)
         try:
             states = breaker_states([cls.name for cls in configured_backends()])
-        except Exception:
-            log.exception("metrics: SMS breakers could not be read")
+        except Exception as exc:
+            log.warning("metrics: SMS breakers could not be read (%s)", type(exc).__name__)
         else:
             breakers = GaugeMetricFamily("rdv_sms_breaker_open",
                                          "1 while the SMS provider's circuit breaker is open or half-open",
@@ -92,8 +92,8 @@ class PipelineCollector:
             yield breakers
         try:
             lengths = queue_lengths()
-        except Exception:
-            log.exception("metrics: queue lengths could not be read")
+        except Exception as exc:
+            log.warning("metrics: queue lengths could not be read (%s)", type(exc).__name__)
         else:
             queues = GaugeMetricFamily("rdv_queue_length", "Tasks waiting in the broker, per Celery queue",
                                        labels=["queue"])
