@@ -4,6 +4,10 @@ Flower reads FLOWER_* environment variables itself, but this file is applied aft
 it is where Flower is made never to run open: basic auth always, from FLOWER_BASIC_AUTH
 (`user:password`, several separated by commas), and in production (DEBUG=false) it refuses
 to start without one.
+
+Prometheus: Flower serves /metrics (its task and worker figures, plus the notification
+pipeline's, notifications/metrics.py), behind the same login (README, "Operations").
+Times: Flower shows them in Celery's time zone, which is TIME_ZONE (rdv/settings.py).
 """
 
 import os
@@ -24,3 +28,18 @@ for _pair in _credentials:
     if not _user or len(_password) < (1 if settings.DEBUG else 12):
         raise SystemExit("FLOWER_BASIC_AUTH must be user:password (a password of 12+ characters in production).")
 basic_auth = _credentials
+
+# Flower 2.2 serves /metrics without authentication (its documentation lists it as exempt): task
+# names, worker names and the pipeline's figures to anyone who reaches the port. Ours asks for
+# the login above, as every other page does (Prometheus sends it: basic_auth in the scrape
+# config). /healthcheck stays open for the container's health probe; it says only "OK".
+from flower.views.monitor import Metrics as _Metrics  # noqa: E402
+from tornado.web import authenticated as _authenticated  # noqa: E402
+
+if not getattr(_Metrics.get, "rdv_login_required", False):
+    _Metrics.get = _authenticated(_Metrics.get)
+    _Metrics.get.rdv_login_required = True
+
+from notifications import metrics as _metrics  # noqa: E402
+
+_metrics.register()

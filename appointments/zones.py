@@ -11,6 +11,7 @@ Paris time.
 import zoneinfo
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 def organisation_zone_name(organisation):
@@ -35,3 +36,31 @@ def zone_for(organisation, place=None):
     if place is not None:
         return zoneinfo.ZoneInfo(place_zone_name(place))
     return zoneinfo.ZoneInfo(organisation_zone_name(organisation) or settings.TIME_ZONE)
+
+
+# How a person is told which zone a time is in, next to the time: the admin, Flower's times
+# (TIME_ZONE) and the appointment's own (its place's zone). The French territories by name;
+# any other zone by its city.
+ZONE_LABELS = {
+    "Europe/Paris": _("heure de Paris"),
+    "America/Guadeloupe": _("heure de la Guadeloupe"),
+    "America/Martinique": _("heure de la Martinique"),
+    "America/Cayenne": _("heure de Guyane"),
+    "Indian/Reunion": _("heure de La Réunion"),
+    "Indian/Mayotte": _("heure de Mayotte"),
+    "America/Miquelon": _("heure de Saint-Pierre-et-Miquelon"),
+    "America/St_Barthelemy": _("heure de Saint-Barthélemy"),
+    "America/Marigot": _("heure de Saint-Martin"),
+    "Pacific/Noumea": _("heure de la Nouvelle-Calédonie"),
+    "Pacific/Tahiti": _("heure de Tahiti"),
+    "Pacific/Wallis": _("heure de Wallis-et-Futuna"),
+}
+
+
+def zone_label(zone):
+    """The words naming `zone` (a ZoneInfo or its name) next to a time: "heure de Paris" for
+    Europe/Paris, "heure de Lisbon" for a zone not listed."""
+    name = getattr(zone, "key", zone)
+    if name in ZONE_LABELS:
+        return str(ZONE_LABELS[name])
+    return _("heure de %(city)s") % {"city": name.rsplit("/", 1)[-1].replace("_", " ")}

@@ -3,14 +3,20 @@ existing AppointmentAdmin from here, so that appointments/ knows nothing of noti
 a list with filters, and a resend action. The local outboxes, for development, are
 superuser-only: they hold every organisation's messages."""
 
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from appointments.admin import AppointmentAdmin, ContactAdmin, scope
 from appointments.models import Channel, Contact
+from appointments.zones import zone_label
 
 from .models import (
     IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, PlannedReminder, ReminderSchedule, ReminderTouch,
@@ -18,9 +24,37 @@ from .models import (
 )
 from .dispatch import enqueue
 
+
+# --- Times, in one zone, said ------------------------------------------------------------------
+# The admin, Flower (CELERY_TIMEZONE) and the logs give a person every time in TIME_ZONE, and
+# say so in the column's heading: "créée le (heure de Paris)". An appointment's own times
+# (when its reminder goes out) are in its place's zone, named in the cell.
+
+_ops_zone_label = lazy(lambda: zone_label(settings.TIME_ZONE), str)
+
+
+def ops_time(field, label):
+    """An admin column for the date-time `field`, in TIME_ZONE, the zone in its heading."""
+
+    def show(self, obj):
+        value = getattr(obj, field)
+        return formats.localize(timezone.localtime(value, ZoneInfo(settings.TIME_ZONE))) if value else "—"
+
+    return admin.display(description=format_lazy("{} ({})", label, _ops_zone_label()), ordering=field)(show)
+
+
+class OpsTimes:
+    """The date-time columns every notification list and page shows."""
+
+    created = ops_time("created_at", _("créée le"))
+    claimed = ops_time("claimed_at", _("prise en charge le"))
+    sent = ops_time("sent_at", _("envoyée le"))
+    updated = ops_time("updated_at", _("mise à jour le"))
+
+
 READONLY = ["appointment", "contact", "recipient_agent", "event", "channel", "sequence", "stage", "resend", "status",
             "provider", "provider_message_id", "error_code", "error_message", "segments", "attempts", "to",
-            "subject", "body", "created_at", "claimed_at", "sent_at", "updated_at"]
+            "subject", "body", "created", "claimed", "sent", "updated"]
 
 
 def current_address(notification):
@@ -57,19 +91,22 @@ def resend(notification):
 
 
 class StatusEventInline(admin.TabularInline):
+    """The status log of one notification: what the provider reported, when."""
+
     model = StatusEvent
     extra = 0
     can_delete = False
-    fields = ["received_at", "status", "raw_event", "provider_code"]
+    fields = ["received", "status", "raw_event", "provider_code"]
     readonly_fields = fields
+    received = ops_time("received_at", _("reçu le"))
 
     def has_add_permission(self, request, obj=None):
         return False
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "appointment", "recipient_label", "event", "channel", "status", "error_code", "segments", "resend"]
+class NotificationAdmin(OpsTimes, admin.ModelAdmin):
+    list_display = ["created", "appointment", "recipient_label", "event", "channel", "status", "error_code", "segments", "resend"]
     list_filter = ["status", "channel", "event", "provider", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["provider_message_id", "=appointment__token"]
     list_select_related = ["appointment__motif", "appointment__place__organisation", "appointment__organisation",
@@ -118,11 +155,11 @@ class NotificationAdmin(admin.ModelAdmin):
                 messages.WARNING)
 
 
-class NotificationInline(admin.TabularInline):
+class NotificationInline(OpsTimes, admin.TabularInline):
     model = Notification
     extra = 0
     can_delete = False
-    fields = ["created_at", "event", "channel", "recipient_label", "status", "error_code", "sent_at", "resend"]
+    fields = ["created", "event", "channel", "recipient_label", "status", "error_code", "sent", "resend"]
     readonly_fields = fields
     verbose_name_plural = _("notifications envoyées")
     show_change_link = True
@@ -148,7 +185,7 @@ class NotificationInline(admin.TabularInline):
 class ContactNotificationInline(NotificationInline):
     """The citizen's page: every message sent to them, for every appointment, newest first."""
 
-    fields = ["created_at", "appointment", "event", "channel", "to", "status", "error_code", "sent_at", "resend"]
+    fields = ["created", "appointment", "event", "channel", "to", "status", "error_code", "sent", "resend"]
     readonly_fields = fields
     verbose_name_plural = _("historique des notifications")
 
@@ -162,10 +199,11 @@ class PlannedReminderInline(NotificationInline):
     (what each became is in the notifications below)."""
 
     model = PlannedReminder
-    fields = ["stage_label", "local_due_at", "channels", "state", "sequence", "done_at"]
+    fields = ["stage_label", "local_due_at", "channels", "state", "sequence", "done"]
     readonly_fields = fields
     verbose_name_plural = _("rappels prévus et partis")
     show_change_link = False
+    done = ops_time("done_at", _("traité le"))
 
     @admin.display(description=_("rappel"))
     def stage_label(self, obj):
@@ -176,9 +214,10 @@ class PlannedReminderInline(NotificationInline):
         # Not "status": the notifications' inline below has that column.
         return obj.get_status_display()
 
-    @admin.display(description=_("prévu le (heure locale)"))
+    @admin.display(description=_("prévu le (heure du rendez-vous)"))
     def local_due_at(self, obj):
-        return timezone.localtime(obj.due_at, obj.appointment.zone).strftime("%d/%m/%Y %H:%M")
+        zone = obj.appointment.zone
+        return f"{timezone.localtime(obj.due_at, zone):%d/%m/%Y %H:%M} ({zone_label(zone)})"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("appointment__place", "appointment__organisation")
@@ -232,16 +271,18 @@ class OutboxAdmin(admin.ModelAdmin):
 
 @admin.register(SmsOutboxMessage)
 class SmsOutboxAdmin(OutboxAdmin):
-    list_display = ["created_at", "to", "body", "segments"]
+    list_display = ["created", "to", "body", "segments"]
     search_fields = ["to"]
-    readonly_fields = fields = ["created_at", "sender", "to", "body", "segments"]
+    readonly_fields = fields = ["created", "sender", "to", "body", "segments"]
+    created = ops_time("created_at", _("envoyé le"))
 
 
 @admin.register(EmailOutboxMessage)
 class EmailOutboxAdmin(OutboxAdmin):
-    list_display = ["created_at", "to", "subject"]
+    list_display = ["created", "to", "subject"]
     search_fields = ["to", "subject"]
-    readonly_fields = fields = ["created_at", "message_id", "from_email", "to", "subject", "text", "html", "attachments"]
+    readonly_fields = fields = ["created", "message_id", "from_email", "to", "subject", "text", "html", "attachments"]
+    created = ops_time("created_at", _("envoyé le"))
 
 
 @admin.register(Suppression)
@@ -250,10 +291,11 @@ class SuppressionAdmin(admin.ModelAdmin):
     only superusers read it; deleting an entry is how an opposition is lifted, when the
     person asks for messages again."""
 
-    list_display = ["created_at", "channel", "address", "source"]
+    list_display = ["created", "channel", "address", "source"]
     list_filter = ["channel", "source"]
     search_fields = ["=address"]
-    readonly_fields = fields = ["created_at", "channel", "address", "source"]
+    readonly_fields = fields = ["created", "channel", "address", "source"]
+    created = ops_time("created_at", _("depuis le"))
 
     def has_module_permission(self, request):
         return request.user.is_superuser

@@ -124,6 +124,9 @@ class Notification(models.Model):
             # db_index=True: on PostgreSQL that adds a varchar_pattern_ops copy for LIKE 'x%',
             # which no query makes.
             models.Index(fields=["provider_message_id"], name="notification_provider_id_idx"),
+            # The deep health check's oldest message still waiting to go out (notifications/health.py):
+            # by creation, since a retry or the recovery sweep moves updated_at. Only pending rows.
+            models.Index(fields=["created_at"], name="notification_pending_age_idx", condition=Q(status="pending")),
         ]
 
     def __str__(self):
@@ -378,3 +381,19 @@ class DeliveryLease(models.Model):
 
     def __str__(self):
         return f"{self.channel} × {len(self.ids)} ({self.worker})"
+
+
+class Heartbeat(models.Model):
+    """When a periodic job last completed, for the deep health check (notifications/health.py):
+    one row per job, overwritten each time (the reminder sweep: every minute), so that it stays
+    one row however long the system runs."""
+
+    name = models.CharField(_("tâche"), max_length=64, primary_key=True)
+    at = models.DateTimeField(_("dernière exécution"))
+
+    class Meta:
+        verbose_name = _("dernière exécution d'une tâche périodique")
+        verbose_name_plural = _("dernières exécutions des tâches périodiques")
+
+    def __str__(self):
+        return f"{self.name} {self.at:%d/%m/%Y %H:%M}"

@@ -152,8 +152,8 @@ if REMINDER_QUIET_HOURS and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2
     raise ImproperlyConfigured("REMINDER_QUIET_HOURS must read HH:MM-HH:MM (e.g. 21:00-08:00), or be empty.")
 if not 0 <= REMINDER_QUIET_MARGIN_MINUTES <= 120 or not 0 <= REMINDER_MIN_NOTICE_HOURS <= 48:
     raise ImproperlyConfigured("REMINDER_QUIET_MARGIN_MINUTES must be 0 to 120, REMINDER_MIN_NOTICE_HOURS 0 to 48.")
-# How often beat runs the reminder sweep (seconds). The deeper health check expects a sweep
-# within 5 minutes, so at most 300.
+# How often beat runs the reminder sweep (seconds): a due reminder waits at most this long, so
+# at most 300.
 REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=60)
 if not 1 <= REMINDER_SWEEP_SECONDS <= 300:
     raise ImproperlyConfigured("REMINDER_SWEEP_SECONDS must be between 1 and 300.")
@@ -162,6 +162,15 @@ if not 1 <= REMINDER_SWEEP_SECONDS <= 300:
 RECOVERY_SECONDS = env.int("RECOVERY_SECONDS", default=30)
 if not 5 <= RECOVERY_SECONDS <= 900:
     raise ImproperlyConfigured("RECOVERY_SECONDS must be between 5 and 900.")
+# The deep health check (/healthz?deep=1, notifications/health.py) answers 503 when the last
+# reminder sweep ended longer ago than this, or when a notification has waited to go out
+# (pending) longer than that. The sweep's limit leaves room for one late tick: at least two
+# sweep intervals (5 minutes with the default interval).
+HEALTH_SWEEP_MAX_SECONDS = env.int("HEALTH_SWEEP_MAX_SECONDS", default=max(300, 2 * REMINDER_SWEEP_SECONDS))
+HEALTH_PENDING_MAX_SECONDS = env.int("HEALTH_PENDING_MAX_SECONDS", default=600)
+if HEALTH_SWEEP_MAX_SECONDS <= REMINDER_SWEEP_SECONDS or HEALTH_PENDING_MAX_SECONDS < 60:
+    raise ImproperlyConfigured("HEALTH_SWEEP_MAX_SECONDS must exceed REMINDER_SWEEP_SECONDS (it would fail between "
+                               "two sweeps), and HEALTH_PENDING_MAX_SECONDS be at least 60.")
 
 # --- Public pages (booking, appointment link) ----------------------------------------------
 
@@ -261,7 +270,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_TIMEZONE = "UTC"
+# One time zone for a person: Flower shows task times in Celery's zone, the admin in TIME_ZONE,
+# so both are TIME_ZONE (and the retention's crontab below reads in it). Message times inside
+# Celery stay UTC (enable_utc).
+CELERY_TIMEZONE = TIME_ZONE
 # Notifications go through their own queues, so that an SMS provider outage backing up the
 # "sms" queue delays no email; a plain `celery -A rdv worker` consumes all three (the
 # declared queues), `-Q sms` etc. splits them over workers.
@@ -285,7 +297,7 @@ CELERY_BEAT_SCHEDULE = {
     "recover-stalled-notifications": {"task": "notifications.recover_stalled", "schedule": float(RECOVERY_SECONDS)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Personal data retention (notifications/retention.py), daily at 03:30 UTC.
+# Personal data retention (notifications/retention.py), daily at 03:30 in TIME_ZONE.
 CELERY_IMPORTS = ["notifications.retention"]
 # Connections are reused across tasks and recycled by rdv.celery's close_old_connections
 # (CONN_MAX_AGE, errors), not closed by Celery's Django fixup after every task.
@@ -476,10 +488,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_personal_data": {"()": "rdv.logs.RedactPersonalData"}},
+    # Times in TIME_ZONE with their offset (rdv/logtime.py), as Flower and the admin show them.
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "rdv.logtime.PlainFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "rdv.logtime.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -82,3 +82,62 @@ def test_demo_agents_may_view_and_resend_notifications(demo):
     camille = user("camille.martin")
     assert camille.has_perm("notifications.view_notification")
     assert camille.has_perm("notifications.resend_notification")
+
+
+# --- One time zone, said -----------------------------------------------------------------------
+
+
+def test_the_admin_says_which_zone_each_time_is_in(client, demo, django_capture_on_commit_callbacks):
+    """Operational times (a notification's, its status log's) in TIME_ZONE with "heure de Paris"
+    in the heading, as Flower shows its task times; the appointment's own (its reminder's due
+    time) in its place's zone, named. Guadeloupe is UTC-4 all year, Paris UTC+1 or +2."""
+    from datetime import UTC, datetime
+
+    from appointments.models import Agent, LocationType, Motif
+    from notifications.models import PlannedReminder, StatusEvent
+
+    agent = Agent.objects.filter(organisations=demo.guadeloupe).first()
+    motif = Motif.objects.filter(organisation=demo.guadeloupe, location_type=LocationType.ON_SITE).first()
+    with django_capture_on_commit_callbacks(execute=False):
+        appointment = demo.book(motif=motif, place=demo.guadeloupe_place, agents=[agent], booked_by_agent=agent,
+                                contacts=[demo.contact(demo.guadeloupe, phone="+590690123456")])
+    sms = Notification.objects.get(appointment=appointment, channel="sms")
+    winter = datetime(2026, 1, 15, 13, 30, tzinfo=UTC)  # 14:30 in Paris, 09:30 in Guadeloupe
+    Notification.objects.filter(appointment=appointment).update(created_at=winter)
+    StatusEvent.objects.create(notification=sms, status=Status.DELIVERED, raw_event="delivered",
+                               received_at=datetime(2026, 7, 1, 8, 5, tzinfo=UTC))  # summer: 10:05 in Paris
+    reminder = PlannedReminder.objects.filter(appointment=appointment).first()
+    due = timezone_local(reminder.due_at, "America/Guadeloupe")
+    client.force_login(get_superuser())
+
+    page = client.get(f"/admin/appointments/appointment/{appointment.pk}/change/").content.decode()
+    assert "créée le (heure de paris)" in page.lower() and "envoyée le (heure de paris)" in page.lower()
+    assert "prévu le (heure du rendez-vous)" in page.lower()
+    assert f"{due:%d/%m/%Y %H:%M} (heure de la Guadeloupe)" in page
+    assert "14:30" in cell(page, "created") and "13:30" not in cell(page, "created")
+
+    page = client.get(f"/admin/notifications/notification/{sms.pk}/change/").content.decode()
+    assert "reçu le (heure de paris)" in page.lower() and "mise à jour le (heure de paris)" in page.lower()
+    assert "10:05" in cell(page, "received") and "08:05" not in cell(page, "received")
+
+    listing = client.get("/admin/notifications/notification/").content.decode()
+    assert "créée le (heure de paris)" in listing.lower()
+
+
+def timezone_local(moment, zone):
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def get_superuser():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("ops", "ops@exemple.fr", "x" * 16)
+
+
+def cell(page, field):
+    """The text of the first cell (or read-only field) of that admin field."""
+    found = re.search(rf'field-{field}[^>]*>(.*?)</(?:td|div)>', page, re.S)
+    assert found, field
+    return found.group(1)

@@ -4,10 +4,7 @@ import ast
 import json
 import logging
 import logging.config
-import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -15,7 +12,7 @@ from rdv.logs import REDACTED_EMAIL, REDACTED_PHONE, redact
 
 from .production import BASE_DIR, production_env, run
 from .servers import REDIS_URL
-from .support.processes import ManagedProcess, free_port
+from .support.processes import flower, free_port
 
 
 @pytest.fixture
@@ -91,6 +88,8 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE"),
         ({"REMINDER_DELAY_HOURS": "0"}, "REMINDER_DELAY_HOURS"),
         ({"REMINDER_SWEEP_SECONDS": "600"}, "REMINDER_SWEEP_SECONDS"),
+        ({"REMINDER_SWEEP_SECONDS": "120", "HEALTH_SWEEP_MAX_SECONDS": "120"}, "HEALTH_SWEEP_MAX_SECONDS"),
+        ({"HEALTH_PENDING_MAX_SECONDS": "10"}, "HEALTH_PENDING_MAX_SECONDS"),
     ],
 )
 def test_production_refuses_to_start_with_dev_secrets_or_bad_settings(overrides, complaint):
@@ -139,6 +138,18 @@ def test_log_lines_are_json_with_the_personal_data_of_message_and_args_redacted(
     assert second["message"] == f"email to {REDACTED_EMAIL} bounced"
     assert second["recipient"] == REDACTED_EMAIL
     assert third["notification_id"] == 18
+
+
+def test_log_times_are_in_time_zone_with_their_offset(json_log, time_machine):
+    """As Flower and the admin tell times (TIME_ZONE), whatever the process's own zone; the
+    offset says which. 13:30 UTC on 15 January is 14:30 in Paris, on 15 July 15:30."""
+    from datetime import UTC, datetime
+
+    log = logging.getLogger("notifications.tasks")
+    for moment in (datetime(2026, 1, 15, 13, 30, tzinfo=UTC), datetime(2026, 7, 15, 13, 30, tzinfo=UTC)):
+        time_machine.move_to(moment, tick=False)
+        log.warning("sweep")
+    assert [line["time"] for line in json_log()] == ["2026-01-15T14:30:00.000+01:00", "2026-07-15T15:30:00.000+02:00"]
 
 
 def test_exception_text_is_redacted_too(json_log):
@@ -201,39 +212,16 @@ def test_code_logs_ids_never_personal_data():
 # --- Flower is never open ---------------------------------------------------------------------
 
 
-def _get(url, auth=None):
-    request = urllib.request.Request(url)
-    if auth:
-        import base64
-
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 @pytest.mark.redis
 @pytest.mark.e2e
 def test_flower_asks_for_the_basic_auth_of_flower_basic_auth():
-    port = free_port()
     env = production_env(FLOWER_BASIC_AUTH="ops:correct-horse-battery", CELERY_BROKER_URL=REDIS_URL)
-    argv = [sys.executable, "-m", "celery", "-A", "rdv", "flower", f"--port={port}", "--address=127.0.0.1"]
-    with ManagedProcess(argv, env=env, name="flower") as flower:
-        flower.wait_until(lambda: _get_or_none(f"http://127.0.0.1:{port}/healthcheck") is not None, 30,
-                          "an answer to /healthcheck")
-        assert _get(f"http://127.0.0.1:{port}/") == 401
-        assert _get(f"http://127.0.0.1:{port}/api/workers") == 401
-        assert _get(f"http://127.0.0.1:{port}/", auth="ops:wrong-password") == 401
-        assert _get(f"http://127.0.0.1:{port}/", auth="ops:correct-horse-battery") == 200
-
-
-def _get_or_none(url):
-    try:
-        return _get(url)
-    except OSError:
-        return None
+    with flower(env) as process:
+        assert process.get("/")[0] == 401
+        assert process.get("/api/workers")[0] == 401
+        assert process.get("/metrics")[0] == 401  # Flower leaves it open; flowerconfig.py does not
+        assert process.get("/", auth="ops:wrong-password")[0] == 401
+        assert process.get("/", auth="ops:correct-horse-battery")[0] == 200
 
 
 @pytest.mark.parametrize("auth", [None, "", "ops:short"])

@@ -99,3 +99,12 @@ def test_a_guyane_phone_appointment_booked_online_is_told_in_cayenne_time(demo, 
     confirmation = client.get(done.url)
     assert french(monday, CAYENNE).lower() in text(confirmation).lower()
 
+
+
+def test_a_zone_is_named_for_a_person():
+    from appointments.zones import zone_label
+
+    assert zone_label("Europe/Paris") == "heure de Paris"
+    assert zone_label(CAYENNE) == "heure de Guyane"
+    assert zone_label(ZoneInfo("Indian/Reunion")) == "heure de La Réunion"
+    assert zone_label("America/Argentina/Buenos_Aires") == "heure de Buenos Aires"  # not listed: its city

@@ -447,6 +447,51 @@ class GunicornProcess(ManagedProcess):
         return self
 
 
+class FlowerProcess(ManagedProcess):
+    """`celery -A rdv flower` on a free port of 127.0.0.1, configured by flowerconfig.py (read from
+    the project directory) with FLOWER_BASIC_AUTH from `env`. `get(path, auth)` answers
+    (status, body text); `auth` is "user:password" or None."""
+
+    def __init__(self, env, name="flower", extra_args=()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-m", "celery", "-A", "rdv", "flower", f"--port={self.port}", "--address=127.0.0.1"]
+        super().__init__([*argv, *extra_args], env=env, name=name)
+
+    def get(self, path, auth=None):
+        import base64
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.url + path)
+        if auth is not None:
+            request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def wait_ready(self, timeout=60.0):
+        def answers():
+            try:
+                return self.get("/healthcheck")[0] == 200
+            except OSError:
+                return False
+
+        self.wait_until(answers, timeout, "an answer to /healthcheck")
+        return self
+
+
+@contextmanager
+def flower(env, ready_timeout=60.0, **kwargs):
+    """A Flower process, answering when the block starts, stopped at its end."""
+    process = FlowerProcess(env, **kwargs)
+    with process:
+        process.wait_ready(ready_timeout)
+        yield process
+
+
 # --- The stand-ins, out of process ----------------------------------------------------------------
 
 
