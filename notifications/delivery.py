@@ -45,7 +45,7 @@ from appointments.models import (
     Place,
 )
 
-from . import limits
+from . import limits, unreachable
 from .content import render_email, render_sms, sms_sender
 from .mail import classify
 from .models import Event, Notification, Status, StatusEvent
@@ -114,7 +114,7 @@ def why_not_send(notification, now):
     # Also for a number typed into a contact after it opted out elsewhere.
     if is_suppressed(notification.channel, notification.to):
         return "Numéro ou adresse sur la liste d'opposition."
-    return None
+    return unreachable.refusal(notification)  # an SMS to a number marked unreachable: its email instead
 
 
 # Where a claimed record can be when its sender records the outcome: still 'sending', or
@@ -257,6 +257,7 @@ def deliver(notification_id, *, last_try=False, senders=None):
             # Twilio refuses because this number opted out with them (a STOP we may never
             # have seen): the number stops for us too, whichever contact holds it.
             suppress(Channel.SMS, notification.to, source=ConsentSource.PROVIDER_OPT_OUT)
+        unreachable.sms_failed(notification, error.code, error.provider)  # a number at fault: marked, email instead
         log.warning("notification %s: failed (%s)", notification_id, error.code)
         return "failed"
     sent = dict(provider=provider, provider_message_id=message_id, segments=segments, subject=subject[:255],
