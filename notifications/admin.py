@@ -71,8 +71,21 @@ class StatusEventInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the system, never by hand: listed and read only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "appointment", "recipient_label", "event", "channel", "status", "error_code", "segments", "resend"]
     list_filter = ["status", "channel", "event", "provider", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["provider_message_id", "=appointment__token"]
@@ -86,15 +99,6 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return scope(super().get_queryset(request), request, "appointment__organisation")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_resend_permission(self, request):
         return request.user.has_perm("notifications.resend_notification")
@@ -279,7 +283,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(UnreachableContact)
-class UnreachableContactAdmin(admin.ModelAdmin):
+class UnreachableContactAdmin(ReadOnlyAdmin):
     """The data-quality list: the contacts of the agent's organisations whose number the
     carrier reported unreachable, those with appointments ahead first. An agent corrects the
     number on the contact's page (which lifts the mark and offers to resend), or, having
@@ -299,15 +303,6 @@ class UnreachableContactAdmin(admin.ModelAdmin):
                                                           appointments__status=AppointmentStatus.CONFIRMED)),
         )
         return contacts.order_by("-upcoming_count", "-mark_at", "pk")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_lift_permission(self, request):
         # Whoever may correct the number may say it is right.
