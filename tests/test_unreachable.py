@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
@@ -346,3 +348,25 @@ def test_retention_forgets_a_marked_number_no_contact_holds(demo):
     UnreachableNumber.objects.create(phone="+33698765432", provider="twilio", code="30005")  # corrected since
     apply_retention()
     assert list(UnreachableNumber.objects.values_list("phone", flat=True)) == [MOBILE]
+
+
+def test_the_list_and_the_agenda_flag_in_a_constant_number_of_queries(camille_client, demo):
+    """Contacts with mobiles, one marked: the marks ask whether each can receive SMS, which
+    must not cost a query per contact (their organisation comes with them)."""
+    UnreachableNumber.objects.create(phone=MOBILE, provider="twilio", code="30003")
+    first = demo.book(hour=9)
+    day = {"vue": "jour", "date": first.local_starts_at.date().isoformat()}
+    pages = ["/admin/appointments/appointment/", "/admin/appointments/appointment/agenda/"]
+    for page in pages:
+        camille_client.get(page, day if "agenda" in page else {})
+    counts = {}
+    for page in pages:
+        with CaptureQueriesContext(connection) as few:
+            assert LABEL in text(camille_client.get(page, day if "agenda" in page else {}))
+        counts[page] = len(few)
+    for hour in range(10, 16):
+        demo.book(hour=hour, contacts=[demo.contact(first_name=f"U{hour}", phone=f"+3361111110{hour - 10}")])
+    for page in pages:
+        with CaptureQueriesContext(connection) as many:
+            assert text(camille_client.get(page, day if "agenda" in page else {})).count(LABEL) >= 1
+        assert len(many) == counts[page], page
