@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path
@@ -18,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import agenda_admin, dates, reach, services, slots
+from . import agenda_admin, dates, notices, reach, services, slots
 from .consent import AGENT
 from .forms import AppointmentAdminForm, ContactAdminForm, OpeningHoursAdminForm
 from .models import (
@@ -442,7 +443,31 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
     @admin.display(description=_("usagers"))
     def participants(self, obj):
-        return ", ".join(str(c) for c in obj.contacts.all())
+        names = ", ".join(str(c) for c in obj.contacts.all())
+        marks = getattr(obj, "notice_marks", ())
+        if not marks:
+            return names
+        # The agenda's marks about the citizens' messages (notices.py), next to their names.
+        return format_html("{}{}", names, format_html_join(
+            "", ' <span class="agenda-mark agenda-mark-{}" title="{}">⚠ {}<span class="visually-hidden"> : {}</span></span>',
+            ((mark.kind, mark.detail, mark.label, mark.detail) for mark in marks)))
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        if request.method == "GET":
+            # The page's marks in one call (a constant number of queries), for participants().
+            marks = notices.marks_for(changelist.result_list)
+            for appointment in changelist.result_list:
+                appointment.notice_marks = marks.get(appointment.pk, [])
+        return changelist
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            appointment = self.get_object(request, object_id)
+            if appointment is not None:
+                for mark in notices.marks_for([appointment]).get(appointment.pk, []):
+                    self.message_user(request, f"⚠ {mark.label} : {mark.detail}", messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("agents"))
     def agent_names(self, obj):
@@ -454,7 +479,9 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         return obj.place.name if obj.place_id else obj.get_location_type_display()
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("contacts", "agents__user")
+        # The contacts with their organisation: the marks (notices) ask whether each can receive SMS.
+        contacts = Prefetch("contacts", queryset=Contact.objects.select_related("organisation"))
+        return super().get_queryset(request).prefetch_related(contacts, "agents__user")
 
     def get_urls(self):
         agenda = path("agenda/", self.admin_site.admin_view(self.agenda_view), name="appointments_appointment_agenda")

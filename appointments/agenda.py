@@ -10,10 +10,11 @@ appointments (one join), their contacts (one prefetch) and the notification mark
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from . import notices, slots
-from .models import AppointmentAgent, LocationType, Motif, OpeningHours
+from .models import AppointmentAgent, Contact, LocationType, Motif, OpeningHours
 
 DAY, WEEK = "jour", "semaine"
 
@@ -84,7 +85,8 @@ def build(agents, days, *, place, zone, motif=None, now=None):
     rows = (
         AppointmentAgent.objects.filter(agent_id__in=agent_ids, starts_at__lt=period_end, ends_at__gt=period_start)
         .select_related("appointment__motif", "appointment__place__organisation", "appointment__organisation")
-        .prefetch_related("appointment__contacts")
+        # With their organisation: the marks ask whether each contact can receive SMS.
+        .prefetch_related(Prefetch("appointment__contacts", queryset=Contact.objects.select_related("organisation")))
         .order_by("starts_at", "appointment_id")
     )
     rows = list(rows)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 FAILED = "failed"
 NOTHING = "nothing"
+UNREACHABLE = "unreachable"  # a contact detail reported not to work: the agent checks it with the citizen
 
 
 @dataclass(frozen=True)
 class Mark:
-    kind: str  # FAILED or NOTHING
+    kind: str  # FAILED, NOTHING or UNREACHABLE
     label: str  # short, for the agenda cell
     detail: str  # a sentence, for a title and screen readers
 

@@ -8,19 +8,23 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.middleware.csrf import get_token
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.functional import lazy
+from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from appointments.admin import AppointmentAdmin, ContactAdmin, scope
-from appointments.models import Channel, Contact
+from appointments.models import AppointmentStatus, Channel, Contact
 from appointments.zones import zone_label
 
+from . import unreachable
 from .models import (
     IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, PlannedReminder, ReminderSchedule, ReminderTouch,
-    SmsOutboxMessage, StatusEvent, Suppression,
+    SmsOutboxMessage, StatusEvent, Suppression, UnreachableContact, UnreachableNumber,
 )
 from .dispatch import enqueue
 
@@ -104,8 +108,21 @@ class StatusEventInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the system, never by hand: listed and read only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Notification)
-class NotificationAdmin(OpsTimes, admin.ModelAdmin):
+class NotificationAdmin(OpsTimes, ReadOnlyAdmin):
     list_display = ["created", "appointment", "recipient_label", "event", "channel", "status", "error_code", "segments", "resend"]
     list_filter = ["status", "channel", "event", "provider", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["provider_message_id", "=appointment__token"]
@@ -119,15 +136,6 @@ class NotificationAdmin(OpsTimes, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return scope(super().get_queryset(request), request, "appointment__organisation")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_resend_permission(self, request):
         return request.user.has_perm("notifications.resend_notification")
@@ -311,6 +319,110 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- Numbers the carrier reported unreachable (notifications/unreachable.py) ----------------
+
+
+@admin.register(UnreachableContact)
+class UnreachableContactAdmin(ReadOnlyAdmin):
+    """The data-quality list: the contacts of the agent's organisations whose number the
+    carrier reported unreachable, those with appointments ahead first. An agent corrects the
+    number on the contact's page (which lifts the mark and offers to resend), or, having
+    checked it with the citizen, lifts the mark here."""
+
+    list_display = ["name", "phone", "reason", "marked_on", "upcoming", "correct"]
+    list_display_links = None
+    search_fields = ["last_name", "first_name", "=phone"]
+    actions = ["lift_marks"]
+
+    def get_queryset(self, request):
+        marks = UnreachableNumber.objects.filter(phone=OuterRef("phone"))
+        contacts = scope(super().get_queryset(request), request).filter(Exists(marks)).annotate(
+            mark_code=Subquery(marks.values("code")[:1]), mark_provider=Subquery(marks.values("provider")[:1]),
+            mark_at=Subquery(marks.values("marked_at")[:1]),
+            upcoming_count=Count("appointments", filter=Q(appointments__starts_at__gt=timezone.now(),
+                                                          appointments__status=AppointmentStatus.CONFIRMED)),
+        )
+        return contacts.order_by("-upcoming_count", "-mark_at", "pk")
+
+    def has_lift_permission(self, request):
+        # Whoever may correct the number may say it is right.
+        return request.user.has_perm("appointments.change_contact")
+
+    @admin.display(description=_("usager"), ordering="last_name")
+    def name(self, obj):
+        return str(obj)
+
+    @admin.display(description=_("motif du signalement"))
+    def reason(self, obj):
+        return f"{unreachable.meaning(obj.mark_provider, obj.mark_code)} ({obj.mark_provider} {obj.mark_code})"
+
+    @admin.display(description=_("signalé le"), ordering="mark_at")
+    def marked_on(self, obj):
+        return timezone.localtime(obj.mark_at).strftime("%d/%m/%Y")
+
+    @admin.display(description=_("rendez-vous à venir"), ordering="upcoming_count")
+    def upcoming(self, obj):
+        return obj.upcoming_count
+
+    @admin.display(description=_("fiche de l'usager"))
+    def correct(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:appointments_contact_change", args=[obj.pk]),
+                           gettext("corriger le numéro"))
+
+    @admin.action(description=_("Numéro vérifié avec l'usager : lever la marque"), permissions=["lift"])
+    def lift_marks(self, request, queryset):
+        numbers = {str(phone) for phone in queryset.values_list("phone", flat=True)}
+        lifted = UnreachableNumber.objects.filter(phone__in=numbers).delete()[0]
+        self.message_user(request, ngettext("%d numéro n'est plus signalé injoignable.",
+                                            "%d numéros ne sont plus signalés injoignables.", lifted) % lifted)
+
+
+class ContactWithUnreachableAdmin(ContactAdmin):
+    """The citizen's page (appointments.admin.ContactAdmin) with the unreachable number in
+    view: a warning while the mark stands, and once the agent corrects the number, the offer
+    to resend what did not reach the old one — the notifications' own resend action."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            contact = self.get_object(request, object_id)
+            mark = unreachable.mark_of(contact) if contact is not None else None
+            if mark is not None:
+                self.message_user(request, f"⚠ {unreachable.LABEL} : {unreachable.describe(mark, contact)}",
+                                  messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "phone" in form.changed_data:
+            offered = unreachable.number_corrected(obj, form.initial.get("phone"))
+            if offered is not None:
+                self.offer_resend(request, obj, offered)
+
+    def offer_resend(self, request, contact, offered):
+        text = gettext("Numéro de %(name)s corrigé : la marque « %(label)s » est levée.") % {
+            "name": contact, "label": unreachable.LABEL}
+        if not offered or not request.user.has_perm("notifications.resend_notification"):
+            self.message_user(request, text, messages.SUCCESS)
+            return
+        # A button that posts the notifications' resend action for exactly these records.
+        ids = format_html_join("", '<input type="hidden" name="_selected_action" value="{}">',
+                               ((notification.pk,) for notification in offered))
+        question = ngettext("%d SMS de ses rendez-vous à venir n'a pas été remis à l'ancien numéro.",
+                            "%d SMS de ses rendez-vous à venir n'ont pas été remis à l'ancien numéro.",
+                            len(offered)) % len(offered)
+        self.message_user(request, format_html(
+            '{} {} <form method="post" action="{}" class="resend-offer"><input type="hidden" '
+            'name="csrfmiddlewaretoken" value="{}"><input type="hidden" name="action" value="resend_selected">{}'
+            '<button type="submit" class="button">{}</button></form>',
+            text, question, reverse("admin:notifications_notification_changelist"), get_token(request), ids,
+            ngettext("Le renvoyer au nouveau numéro", "Les renvoyer au nouveau numéro", len(offered)),
+        ), messages.WARNING)
+
+
+admin.site.unregister(Contact)
+admin.site.register(Contact, ContactWithUnreachableAdmin)
 
 
 from .dashboard import NotificationDashboardAdmin  # noqa: E402,F401  (registers the agents' dashboard)

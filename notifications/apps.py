@@ -7,6 +7,7 @@ AGENT_PERMISSIONS = [
     ("notifications", "resend_notification"),
     ("notifications", "view_statusevent"),
     ("notifications", "view_plannedreminder"),
+    ("notifications", "view_unreachablecontact"),  # the data-quality list of unreachable numbers
 ]
 
 

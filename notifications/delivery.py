@@ -51,7 +51,7 @@ from appointments.models import (
     Place,
 )
 
-from . import limits, throttle
+from . import limits, throttle, unreachable
 from .content import render_email, render_sms, sms_sender
 from .errors import DeliveryError
 from .mail import classify
@@ -162,7 +162,7 @@ def why_not_send(notification, now, suppressed=None):
         suppressed = is_suppressed(notification.channel, notification.to)
     if suppressed:
         return "Numéro ou adresse sur la liste d'opposition."
-    return None
+    return unreachable.refusal(notification)  # an SMS to a number marked unreachable: its email instead
 
 
 def check(notification, now, suppressed=None):
@@ -302,6 +302,9 @@ def after_failure(notification, error):
         # Twilio refuses because this number opted out with them (a STOP we may never have
         # seen): the number stops for us too, whichever contact holds it.
         suppress(Channel.SMS, notification.to, source=ConsentSource.PROVIDER_OPT_OUT)
+    if notification.channel == Channel.SMS:
+        # A number the carrier cannot reach (21211, 21614...): marked, its email goes instead.
+        unreachable.sms_failed(notification, error.code, error.provider)
 
 
 def finish(notification_id, status, *, only_from=CLAIMED, raw_event="", provider_code="", **fields):

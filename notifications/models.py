@@ -242,6 +242,44 @@ class Suppression(models.Model):
         return f"{self.get_channel_display()} {self.address}"
 
 
+class UnreachableNumber(models.Model):
+    """A phone number the carrier reported undeliverable for reasons of the number (unknown,
+    no longer assigned, not a mobile, invalid: notifications/unreachable.py), with the
+    provider's code and when. Like an opposition it belongs to the number, whatever contact
+    holds it: later SMS to it are not attempted (the email goes instead when there is one), and
+    agents see « SMS non remis — vérifier le numéro » on every appointment of a contact holding
+    it. Correcting the contact's number lifts the mark for that contact; an agent who checked
+    that the number is right lifts it in the data-quality list."""
+
+    # E.164, as Contact.phone stores it.
+    phone = models.CharField(_("numéro"), max_length=32, unique=True)
+    provider = models.CharField(_("fournisseur"), max_length=32)
+    code = models.CharField(_("code du fournisseur"), max_length=32)
+    marked_at = models.DateTimeField(_("signalé le"), default=timezone.now)
+    # The message whose failure revealed it (for the agent who wants the whole story).
+    notification = models.ForeignKey(Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                     verbose_name=_("notification en échec"))
+
+    class Meta:
+        verbose_name = _("numéro injoignable")
+        verbose_name_plural = _("numéros injoignables")
+        ordering = ["-marked_at"]
+
+    def __str__(self):
+        return f"{self.provider} {self.code} {self.marked_at:%d/%m/%Y}"
+
+
+class UnreachableContact(Contact):
+    """The data-quality list of the admin: contacts whose number is marked unreachable
+    (a proxy, only so that the admin lists them among the notifications)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("usager au numéro injoignable")
+        verbose_name_plural = _("usagers aux numéros injoignables (à vérifier)")
+        default_permissions = ("view",)
+
+
 class StatusEvent(models.Model):
     """Every status report about a notification, as received (append-only)."""
 

@@ -15,6 +15,7 @@
   received is blanked too. The consent log (ConsentRecord) stays: it holds no personal data
   and is the proof of what was agreed.
 - The free text of appointments past the same delay (home address, cancellation reason).
+- A number marked unreachable (notifications/unreachable.py) once no contact holds it.
 
 Each pass records its counts in RetentionRun. It is idempotent: what is blank stays blank.
 Runs daily from the beat schedule (`notifications.apply_retention`).
@@ -26,12 +27,12 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from appointments.models import Appointment, Contact
 
-from .models import EmailOutboxMessage, Notification, RetentionRun, SmsOutboxMessage, StatusEvent
+from .models import EmailOutboxMessage, Notification, RetentionRun, SmsOutboxMessage, StatusEvent, UnreachableNumber
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,11 @@ def apply_retention(now=None):
             )
             notifications += blank_notifications(Notification.objects.filter(contact_id__in=ids))
 
+    # A number marked unreachable that no contact holds any more (corrected, anonymised): its
+    # mark served nobody, and a phone number is personal data.
+    unheld = UnreachableNumber.objects.filter(~Exists(Contact.objects.filter(phone=OuterRef("phone"))))
+    numbers = _delete_in_batches(unheld)
+
     appointments = _in_batches(
         Appointment.objects.filter(ends_at__lt=contact_cutoff).filter(~Q(address="") | ~Q(cancellation_reason="")),
         address="", cancellation_reason="",
@@ -126,8 +132,8 @@ def apply_retention(now=None):
         notifications_anonymised=notifications, status_events_deleted=status_events, outbox_messages_deleted=outbox,
         contacts_anonymised=contacts, appointments_cleared=appointments,
     )
-    log.info("retention pass %s: %s notifications, %s status events, %s outbox messages, %s contacts, %s appointments",
-             run.pk, notifications, status_events, outbox, contacts, appointments)
+    log.info("retention pass %s: %s notifications, %s status events, %s outbox messages, %s contacts, %s appointments, "
+             "%s unreachable numbers", run.pk, notifications, status_events, outbox, contacts, appointments, numbers)
     return run
 
 

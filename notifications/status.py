@@ -17,7 +17,8 @@ Failures among themselves keep the first one (same stage): its code is the one t
 Reports arrive as normalised events, from anymail's `tracking` signal (emails) and from our own
 `sms_status` / `sms_inbound` signals (notifications/sms/signals.py, sent by each SMS provider's
 webhook views once they verified the request): the receivers at the end of this module apply
-them, whichever provider they came from.
+them, whichever provider they came from. An SMS failure whose code says the number itself is at
+fault goes on to notifications/unreachable.py (the number is marked, the email goes instead).
 
 Every report is logged (StatusEvent) whether or not it moved the record, so the whole story
 stays readable. A report carries a key (the provider's event id, or a digest of the report): an
@@ -40,6 +41,7 @@ from appointments.models import Channel, ConsentSource
 from .models import Notification, Status, StatusEvent, Suppression
 from .sms.signals import sms_inbound, sms_status
 from .suppression import normalise, suppress
+from .unreachable import sms_failed
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +176,11 @@ def on_sms_status(sender, event, **kwargs):
     if notification is None:
         log.warning("%s status %s for an unknown message", event.provider, event.raw_status)
         return
-    apply_status(notification, event.status, raw_event=f"{event.provider}:{event.raw_status}",
-                 provider_code=event.error_code, provider_message_id=event.message_id, event_key=event.event_key)
+    moved = apply_status(notification, event.status, raw_event=f"{event.provider}:{event.raw_status}",
+                         provider_code=event.error_code, provider_message_id=event.message_id, event_key=event.event_key)
+    if moved and event.status in FAILURES:
+        # The carrier may say the number itself is at fault: mark it, and the email goes instead.
+        sms_failed(notification, event.error_code, event.provider)
 
 
 # Replies that opt out of SMS: Twilio's own opt-out keywords, and French ones. Compared
