@@ -186,7 +186,7 @@ def hand_over(notification, message, segments, senders):
     """Give the message to the provider; returns (provider, message_id, segments, subject,
     body) or raises SmsError (transient or permanent)."""
     if notification.channel == Channel.SMS:
-        provider, result = senders.sms().send(message)
+        provider, result = senders.sms().send(message, organisation=notification.appointment.organisation)
         return provider, result.message_id, segments, "", message.body
     try:
         senders.email().send_messages([message])

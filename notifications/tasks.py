@@ -93,6 +93,7 @@ def _deliver_batch(channel, single_task, notification_ids):
     done = {}
     failures_in_a_row = 0
     failing_provider = None
+    failing_organisation = None
 
     def later(pk):
         countdown = settings.NOTIFICATIONS_RETRY_BACKOFF * (1 + random.random())
@@ -100,7 +101,7 @@ def _deliver_batch(channel, single_task, notification_ids):
 
     with Senders(share_lookups=True) as senders:
         for index, pk in enumerate(notification_ids):
-            if failures_in_a_row >= GIVE_UP_BATCH_AFTER and channel == "sms" and senders.sms().current() != failing_provider:
+            if failures_in_a_row >= GIVE_UP_BATCH_AFTER and channel == "sms" and senders.sms().current(organisation=failing_organisation) != failing_provider:
                 failures_in_a_row = 0  # failed over: the next provider takes the rest
             if failures_in_a_row >= GIVE_UP_BATCH_AFTER:
                 # Still pending (never claimed): their own tasks will claim them.
@@ -119,6 +120,7 @@ def _deliver_batch(channel, single_task, notification_ids):
                 outcome = "retrying"
                 failures_in_a_row += 1
                 failing_provider = error.provider or None
+                failing_organisation = getattr(error, "organisation", None)  # whose route failed (SmsRouter.send)
             except Exception:
                 # One bad record (a rendering error, a bug) must not stall the rest of its
                 # batch: deliver() recorded what it could (failed, or left in doubt for
