@@ -19,10 +19,7 @@ from notifications.sms.routes import Route, parse_territory_routes, resolve
 
 from .factories import user
 from .notifying import OtherScriptedSmsBackend, ScriptedSmsBackend
-from .servers import REDIS_URL
-from .support.brevo_standin import BrevoStandin
-from .support.processes import celery_worker, flush_redis, poll, process_env, tasks_go_to_broker
-from .support.twilio_standin import TwilioStandin
+from .support.processes import celery_worker, poll, tasks_go_to_broker
 
 SCRIPTED = "tests.notifying.ScriptedSmsBackend"
 OTHER = "tests.notifying.OtherScriptedSmsBackend"
@@ -227,22 +224,13 @@ def test_agents_do_not_see_the_route(demo, camille_client):
 
 # --- Real processes -------------------------------------------------------------------------------
 
-REDIS_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-
-
 @pytest.fixture
-def routed(live_server, settings):
+def routed(twilio_and_brevo):
     """Twilio for the mainland (SMS_BACKENDS), Brevo then Twilio for Guadeloupe (its territory),
-    a worker whose breakers live in this checkout's Redis, which this test process reads too."""
-    with TwilioStandin() as twilio, BrevoStandin() as brevo:
-        settings.PUBLIC_BASE_URL = live_server.url
-        settings.CACHES = REDIS_CACHE
-        env = process_env(**twilio.settings(from_="RDV"), **brevo.settings(), PUBLIC_BASE_URL=live_server.url,
-                          SMS_BACKENDS="twilio,brevo", SMS_BACKENDS_BY_TERRITORY="America/Guadeloupe=brevo,twilio",
-                          CACHE_URL=REDIS_URL, SMS_BREAKER_FAILURES=2, SMS_BREAKER_OPEN_SECONDS=600,
-                          NOTIFICATIONS_RETRY_BACKOFF=1, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
-        flush_redis()
-        yield twilio, brevo, env
+    breakers shared with the worker through Redis."""
+    twilio, brevo, env = twilio_and_brevo
+    return twilio, brevo, env(SMS_BACKENDS="twilio,brevo", SMS_BACKENDS_BY_TERRITORY="America/Guadeloupe=brevo,twilio",
+                              SMS_BREAKER_FAILURES=2, SMS_BREAKER_OPEN_SECONDS=600)
 
 
 def book_in(demo, organisation, agent, phones, first_day=7):
