@@ -1,7 +1,8 @@
 """Agents' view of notifications: on each appointment's page (an inline added to the
 existing AppointmentAdmin from here, so that appointments/ knows nothing of notifications),
 a list with filters, and a resend action. The local outboxes, for development, are
-superuser-only: they hold every organisation's messages."""
+superuser-only: they hold every organisation's messages. An organisation's own SMS providers
+are an inline on its page, for those given the permission (operators, not agents)."""
 
 from zoneinfo import ZoneInfo
 
@@ -17,16 +18,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
-from appointments.admin import AppointmentAdmin, ContactAdmin, scope
+from appointments.admin import AppointmentAdmin, ContactAdmin, OrganisationAdmin, scope
 from appointments.models import AppointmentStatus, Channel, Contact
 from appointments.zones import zone_label
 
 from . import unreachable
 from .models import (
-    IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, PlannedReminder, ReminderSchedule, ReminderTouch,
-    SmsOutboxMessage, StatusEvent, Suppression, UnreachableContact, UnreachableNumber,
+    IN_FLIGHT, RESENDABLE, EmailOutboxMessage, Notification, OrganisationSmsRoute, PlannedReminder, ReminderSchedule,
+    ReminderTouch, SmsOutboxMessage, StatusEvent, Suppression, UnreachableContact, UnreachableNumber,
 )
 from .dispatch import enqueue
+from .sms.routes import Route, configured_here, known_providers, resolve
 
 
 # --- Times, in one zone, said ------------------------------------------------------------------
@@ -255,6 +257,71 @@ class ReminderScheduleAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("touches")
 
 
+def route_in_words(organisation):
+    """The providers that carry the organisation's SMS now, and why: what an operator checks
+    after setting a route (a provider not configured on this server is passed over)."""
+    route = resolve(organisation)
+    source = {
+        Route.ORGANISATION: _("réglage de l'organisation"),
+        Route.TERRITORY: _("territoire %(zone)s (SMS_BACKENDS_BY_TERRITORY)") % {"zone": route.territory},
+        Route.DEFAULT: _("réglage du serveur (SMS_BACKENDS)"),
+    }[route.source]
+    words = f"{', '.join(route.names)} — {source}"
+    if route.passed_over:
+        words += " — " + _("non configurés sur ce serveur, ignorés : %(names)s") % {"names": ", ".join(route.passed_over)}
+    return words
+
+
+class SmsRouteFields:
+    """What the inline and the list's form share: the route in effect, and the providers this
+    server has configured next to the field."""
+
+    fields = ["providers", "in_effect"]
+    readonly_fields = ["in_effect"]
+
+    @admin.display(description=_("acheminement en vigueur"))
+    def in_effect(self, obj):
+        return route_in_words(obj.organisation) if obj and obj.organisation_id else "—"
+
+    @staticmethod
+    def name_configured_providers(form):
+        from .sms import backend_class
+
+        usable = [name for name in known_providers() if configured_here(backend_class(name))]
+        field = form.base_fields["providers"]
+        field.help_text = "%s %s" % (OrganisationSmsRoute._meta.get_field("providers").help_text,
+                                     _("Fournisseurs configurés sur ce serveur : %(names)s.") % {"names": ", ".join(usable) or "—"})
+        return form
+
+
+class OrganisationSmsRouteInline(SmsRouteFields, admin.StackedInline):
+    model = OrganisationSmsRoute
+    extra = 1  # an empty form that shows the route in effect without one
+    max_num = 1
+    verbose_name = _("fournisseurs SMS propres à l'organisation")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        self.name_configured_providers(formset.form)
+        return formset
+
+
+@admin.register(OrganisationSmsRoute)
+class OrganisationSmsRouteAdmin(SmsRouteFields, admin.ModelAdmin):
+    """Every organisation with its own SMS providers, in one list: what an operator reviews."""
+
+    list_display = ["organisation", "providers", "in_effect"]
+    list_select_related = ["organisation"]
+    autocomplete_fields = ["organisation"]
+    search_fields = ["organisation__name"]
+    fields = ["organisation", *SmsRouteFields.fields]
+
+    def get_form(self, request, obj=None, **kwargs):
+        return self.name_configured_providers(super().get_form(request, obj, **kwargs))
+
+
+if OrganisationSmsRouteInline not in OrganisationAdmin.inlines:
+    OrganisationAdmin.inlines = [*OrganisationAdmin.inlines, OrganisationSmsRouteInline]
 if PlannedReminderInline not in AppointmentAdmin.inlines:
     AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, PlannedReminderInline]
 if NotificationInline not in AppointmentAdmin.inlines:

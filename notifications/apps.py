@@ -38,3 +38,7 @@ class NotificationsConfig(AppConfig):
         for permission in AGENT_PERMISSIONS:
             if permission not in seed_demo.EXTRA_PERMISSIONS:
                 seed_demo.EXTRA_PERMISSIONS.append(permission)
+        from .demo import seed_sms_routes
+
+        if seed_sms_routes not in seed_demo.EXTRA_DEMO_DATA:
+            seed_demo.EXTRA_DEMO_DATA.append(seed_sms_routes)

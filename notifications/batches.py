@@ -55,13 +55,13 @@ def provider_usable(channel):
     return channel != Channel.SMS or thread_router().usable()
 
 
-def send(pk, channel, message, segments, senders):
+def send(pk, channel, message, segments, organisation, senders):
     """In a sending thread: the record's request leaves now (liveness), then the hand-over."""
     try:
         liveness.requesting(pk)
     except Exception as exc:
         raise TransientDeliveryError(f"{exc.__class__.__name__}: cache unreachable", code="cache") from exc
-    return delivery.hand_over(channel, message, segments, senders)
+    return delivery.hand_over(channel, message, segments, senders, organisation=organisation)
 
 
 class Batch:
@@ -79,6 +79,7 @@ class Batch:
         self.in_flight = {}  # future -> notification
         self.failures_in_a_row = 0
         self.failing_provider = None
+        self.failing_organisation = None  # whose SMS route failed (SmsRouter.send says)
         self.lookups = {}
         self.worker = liveness.worker_id()
 
@@ -114,7 +115,8 @@ class Batch:
 
     def _provider_failing(self):
         if self.failures_in_a_row >= GIVE_UP_AFTER:
-            if self.channel == Channel.SMS and thread_router().current() not in (None, self.failing_provider):
+            if self.channel == Channel.SMS and (
+                    thread_router().current(organisation=self.failing_organisation) not in (None, self.failing_provider)):
                 self.failures_in_a_row = 0  # failed over: the next provider takes the rest
                 return False
             return True
@@ -147,7 +149,8 @@ class Batch:
             self._submit(threads, notification, message, segments)
 
     def _submit(self, threads, notification, message, segments):
-        future = threads.submit(send, notification.pk, self.channel, message, segments)
+        future = threads.submit(send, notification.pk, self.channel, message, segments,
+                                notification.appointment.organisation)
         self.in_flight[future] = (notification, message, segments)
 
     def _answered(self, future, threads):
@@ -167,6 +170,7 @@ class Batch:
             if outcome.status == delivery.Status.PENDING:
                 self.failures_in_a_row += 1
                 self.failing_provider = error.provider or None
+                self.failing_organisation = getattr(error, "organisation", None)
                 self.retry.append(notification.pk)
         except Exception as exc:
             # A bug or an unreadable answer: the record stays 'sending' (at-most-once: it may

@@ -5,19 +5,24 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
-from .sms import configured_backends
+from .sms import backend_class, configured_backends
+from .sms.routes import territory_route_errors, territory_routes
 
 
 @register(Tags.compatibility)
 def check_sms_backend(app_configs, **kwargs):
-    """Every provider of SMS_BACKENDS (or SMS_BACKEND) exists and has its settings: each
-    backend checks its own (BaseSmsBackend.check)."""
+    """Every provider of SMS_BACKENDS (or SMS_BACKEND) and of SMS_BACKENDS_BY_TERRITORY exists
+    and has its settings: each backend checks its own (BaseSmsBackend.check), once however many
+    routes name it. A territory must be a time zone (notifications/sms/routes.py)."""
     try:
         classes = configured_backends()
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="notifications.E001")]
-    errors = []
-    for cls in classes:
+    errors = [Error(message, hint=hint, id="notifications.E012") for message, hint in territory_route_errors()]
+    if not errors:
+        for names in territory_routes().values():
+            classes.extend(backend_class(name) for name in names)
+    for cls in dict.fromkeys(classes):
         errors.extend(cls.check())
     return errors
 

@@ -209,11 +209,12 @@ def render_failure(notification, exc):
                    fields={"error_code": "render", "error_message": f"{exc.__class__.__name__}: {exc}"[:1000]})
 
 
-def hand_over(channel, message, segments, senders):
-    """Give the message to the provider; returns the sent record's fields or raises a
-    DeliveryError (transient or permanent). Touches no database: it runs in a sending thread."""
+def hand_over(channel, message, segments, senders, organisation=None):
+    """Give the message to the provider (of `organisation`'s SMS route); returns the sent
+    record's fields or raises a DeliveryError (transient or permanent). Touches no database: it
+    runs in a sending thread."""
     if channel == Channel.SMS:
-        provider, result = senders.sms().send(message)
+        provider, result = senders.sms().send(message, organisation=organisation)
         return dict(provider=provider, provider_message_id=result.message_id, segments=segments, subject="",
                     body=message.body)
     provider = email_provider()
@@ -341,7 +342,8 @@ def deliver(notification_id, *, last_try=False, senders=None, worker=""):
             record([render_failure(notification, exc)])
             raise
         try:
-            outcome = sent(notification, hand_over(notification.channel, message, segments, senders))
+            outcome = sent(notification, hand_over(notification.channel, message, segments, senders,
+                                                   organisation=notification.appointment.organisation))
         except DeliveryError as error:
             outcome = refused(notification, error, last_try)
     record([outcome], [notification])

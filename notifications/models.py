@@ -8,9 +8,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from appointments.models import Agent, Appointment, Channel, ConsentSource, Contact, Motif
+from appointments.models import Agent, Appointment, Channel, ConsentSource, Contact, Motif, Organisation
 
 from . import schedule
+from .sms.routes import split_names, validate_provider_names
 
 
 class Event(models.TextChoices):
@@ -435,3 +436,28 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.at:%d/%m/%Y %H:%M}"
+
+
+class OrganisationSmsRoute(models.Model):
+    """An organisation's own SMS providers, in order (notifications/sms/routes.py): they come
+    before its territory's (SMS_BACKENDS_BY_TERRITORY) and the server's (SMS_BACKENDS). Set by
+    an operator: which provider a service pays for is not an agent's choice."""
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="sms_route",
+                                        verbose_name=_("organisation"))
+    providers = models.CharField(
+        _("fournisseurs SMS, dans l'ordre"), max_length=200, validators=[validate_provider_names],
+        help_text=_("Séparés par des virgules, le premier d'abord : le suivant prend le relais quand un fournisseur "
+                    "est en échec. Par exemple « brevo,twilio ». Passe avant le réglage du territoire et celui du serveur."),
+    )
+
+    class Meta:
+        verbose_name = _("fournisseurs SMS de l'organisation")
+        verbose_name_plural = _("fournisseurs SMS des organisations")
+        ordering = ["organisation__name"]
+
+    def __str__(self):
+        return f"{self.organisation} : {self.providers}"
+
+    def clean(self):
+        self.providers = ",".join(split_names(self.providers))

@@ -333,6 +333,11 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
 # The ordered providers ("twilio,brevo"): the first whose circuit breaker is closed takes each
 # message; the next takes over while one is failing. Empty: SMS_BACKEND alone.
 SMS_BACKENDS = env.list("SMS_BACKENDS", default=[])
+# The providers of a territory's organisations, named by its time zone (the organisation's
+# « fuseau horaire »), in the order SMS_BACKENDS has: "America/Guadeloupe=brevo,twilio;
+# Indian/Reunion=brevo". Other territories take SMS_BACKENDS; an organisation's own route
+# (admin) comes before both. Checked at start-up (notifications.E012); notifications/sms/routes.py.
+SMS_BACKENDS_BY_TERRITORY = env.str("SMS_BACKENDS_BY_TERRITORY", default="")
 # A provider's breaker opens after this many transient failures in a row (at once on
 # "credits exhausted"), for this many seconds, then lets one message probe it.
 SMS_BREAKER_FAILURES = env.int("SMS_BREAKER_FAILURES", default=5)

@@ -36,3 +36,12 @@ def make_due(appointments, when):
     from notifications.models import PlannedReminder, ReminderState
 
     return PlannedReminder.objects.filter(appointment__in=appointments, status=ReminderState.PLANNED).update(due_at=when)
+
+
+class OtherScriptedSmsBackend(ScriptedSmsBackend):
+    """A second scripted provider (its own name, script and breaker), for routes of two."""
+
+    name = "scripted-other"
+    script = []
+    sent = []
+    calls = 0

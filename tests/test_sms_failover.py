@@ -11,10 +11,7 @@ from notifications.errors import ProviderUnavailable, TransientDeliveryError
 from notifications.models import Notification, SmsProviderEvent, Status
 from notifications.sms.breaker import Breaker
 
-from .servers import REDIS_URL
-from .support.brevo_standin import BrevoStandin
-from .support.processes import celery_worker, flush_redis, poll, process_env, tasks_go_to_broker
-from .support.twilio_standin import TwilioStandin
+from .support.processes import celery_worker, poll, tasks_go_to_broker
 
 
 @pytest.fixture
@@ -66,21 +63,11 @@ def test_a_failed_probe_opens_the_breaker_again(breaker_settings, time_machine):
 
 # --- Real processes ------------------------------------------------------------------------------
 
-REDIS_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-
-
 @pytest.fixture
-def two_providers(live_server, settings):
-    """Twilio then Brevo, a worker whose breakers live in this checkout's Redis, which this test
-    process reads too (settings.CACHES)."""
-    with TwilioStandin() as twilio, BrevoStandin() as brevo:
-        settings.PUBLIC_BASE_URL = live_server.url
-        settings.CACHES = REDIS_CACHE
-        env = process_env(**twilio.settings(from_="RDV"), **brevo.settings(), PUBLIC_BASE_URL=live_server.url,
-                          SMS_BACKENDS="twilio,brevo", CACHE_URL=REDIS_URL, SMS_BREAKER_FAILURES=2,
-                          SMS_BREAKER_OPEN_SECONDS=3, NOTIFICATIONS_RETRY_BACKOFF=1, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
-        flush_redis()
-        yield twilio, brevo, env
+def two_providers(twilio_and_brevo):
+    """Twilio then Brevo, breakers shared with the worker through Redis."""
+    twilio, brevo, env = twilio_and_brevo
+    return twilio, brevo, env(SMS_BACKENDS="twilio,brevo", SMS_BREAKER_FAILURES=2, SMS_BREAKER_OPEN_SECONDS=3)
 
 
 def book(demo, first, count):

@@ -1,5 +1,6 @@
 """Sending SMS: `get_sms_backend()` returns a backend; `configured_backends()` the ordered
-providers of SMS_BACKENDS (the first usable one takes each message, see router.py).
+providers of SMS_BACKENDS (the first usable one takes each message, see router.py), the route
+of every organisation without its own or its territory's (routes.py).
 
 A backend is named by a short name (twilio, brevo, outbox, console, locmem) or the dotted path
 of any BaseSmsBackend subclass, as Django's EMAIL_BACKEND is. Adding a provider: its backend

@@ -1,4 +1,9 @@
-"""Which provider takes a message: the first of SMS_BACKENDS whose breaker lets it through.
+"""Which provider takes a message: the first of its route whose breaker lets it through.
+
+A message's route is its organisation's (routes.py: the organisation's own, else its
+territory's from SMS_BACKENDS_BY_TERRITORY, else SMS_BACKENDS); a message sent without an
+organisation takes SMS_BACKENDS. Breakers are per provider, shared by every route: a provider
+failing for one route is passed over by all.
 
 One provider per attempt, never two: the record is claimed (delivery.py) before this is called,
 and an attempt that meets an error ends there (a transient error releases the claim; the retry
@@ -6,9 +11,9 @@ comes back here and may pick the next provider if the first one's breaker opened
 a message is never handed to two providers at once, and the provider that took it is recorded
 on the record.
 
-With a single provider its breaker holds messages back too while it is open: a batch then defers
-its records at once (notifications/batches.py) instead of waiting for a provider timeout on
-each, and its half-open probe tells when the provider is back.
+With a single provider in a route its breaker holds messages back too while it is open: a batch
+then defers its records at once (notifications/batches.py) instead of waiting for a provider
+timeout on each, and its half-open probe tells when the provider is back.
 """
 
 import dataclasses
@@ -20,8 +25,8 @@ from django.core.cache import cache
 from notifications import throttle
 from notifications.errors import TransientDeliveryError
 
-from . import configured_backends
 from .breaker import Breaker, record_event
+from .routes import default_route, resolve
 
 log = logging.getLogger(__name__)
 
@@ -31,40 +36,59 @@ class NoProviderUsable(TransientDeliveryError):
 
 
 class SmsRouter:
+    """One per task (a batch shares it): provider clients and resolved routes are kept for its
+    life, so a batch of 100 messages reads each organisation's route once."""
+
     def __init__(self):
-        self.classes = configured_backends()
+        self.classes = default_route().classes  # SMS_BACKENDS: ImproperlyConfigured at once if wrong
         self._instances = {}
+        self._routes = {}
 
     def backend(self, cls):
         if cls not in self._instances:
             self._instances[cls] = cls()
         return self._instances[cls]
 
-    def usable(self):
-        """Is any provider's breaker not open? (A batch defers its rest when none is.)"""
-        return any(Breaker(cls.name).state() != "open" for cls in self.classes)
+    def route(self, organisation=None):
+        """The provider classes, in order, for `organisation`'s messages (None: SMS_BACKENDS)."""
+        if organisation is None:
+            return self.classes
+        if organisation.pk not in self._routes:
+            self._routes[organisation.pk] = resolve(organisation).classes
+        return self._routes[organisation.pk]
 
-    def current(self):
-        """The provider that would take the next message (without taking a half-open probe)."""
-        return next((cls.name for cls in self.classes if Breaker(cls.name).state() != "open"), None)
+    def usable(self, organisation=None):
+        """Is any provider of the route's breaker not open? (A batch defers its rest when none is.)"""
+        classes = self.route(organisation)
+        return any(Breaker(cls.name).state() != "open" for cls in classes)
 
-    def choose(self):
-        for cls in self.classes:
+    def current(self, organisation=None):
+        """The provider that would take the route's next message (without taking a half-open probe)."""
+        classes = self.route(organisation)
+        return next((cls.name for cls in classes if Breaker(cls.name).state() != "open"), None)
+
+    def choose(self, classes):
+        for cls in classes:
             if Breaker(cls.name).allow():
                 return cls
         return None
 
-    def send(self, message):
-        """Hand `message` to one provider. Returns (provider name, SmsResult); raises the
-        provider's DeliveryError, or NoProviderUsable when every breaker is open."""
-        cls = self.choose()
+    def send(self, message, organisation=None):
+        """Hand `message` to one provider of `organisation`'s route. Returns (provider name,
+        SmsResult); raises the provider's DeliveryError, or NoProviderUsable when every breaker
+        of the route is open. The error carries `organisation`, so that a batch can ask
+        current() about the route that failed."""
+        classes = self.route(organisation)
+        cls = self.choose(classes)
         if cls is None:
-            if cache.add("sms-breaker:all-down-alerted", 1, timeout=settings.SMS_BREAKER_OPEN_SECONDS):
-                # Once per period, not once per message.
-                providers = [backend.name for backend in self.classes]  # backend names, no personal data
+            providers = [backend.name for backend in classes]  # backend names, no personal data
+            if cache.add(f"sms-breaker:all-down-alerted:{','.join(sorted(providers))}", 1, timeout=settings.SMS_BREAKER_OPEN_SECONDS):
+                # Once per period and set of providers, not once per message or per route.
                 log.critical("no SMS provider usable: every breaker of %s is open", providers)
-                record_event("*", "all_down", "Tous les fournisseurs SMS sont en échec.")
-            raise NoProviderUsable("every SMS provider is failing", code="all_down")
+                record_event("*", "all_down", "Tous les fournisseurs SMS sont en échec : " + ", ".join(providers))
+            error = NoProviderUsable("every SMS provider is failing", code="all_down")
+            error.organisation = organisation
+            raise error
         if message.reference and message.status_callback is None:
             message = dataclasses.replace(message, status_callback=cls.status_callback_url(message.reference))
         backend = self.backend(cls)
@@ -79,5 +103,6 @@ class SmsRouter:
         else:
             breaker.failure(result.error)
         if result.error is not None:
+            result.error.organisation = organisation
             raise result.error
         return backend.name, result

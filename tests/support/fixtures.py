@@ -103,6 +103,29 @@ def brevo_standin():
 
 
 @pytest.fixture
+def twilio_and_brevo(live_server, settings):
+    """Both SMS stand-ins, and `env(**settings)`: the environment of a worker sending through them
+    (SMS_BACKENDS etc. are the test's to give), its breakers in this checkout's Redis, which this
+    test process reads too (settings.CACHES)."""
+    from ..servers import REDIS_URL
+    from .processes import flush_redis, process_env
+
+    with TwilioStandin() as twilio, BrevoStandin() as brevo:
+        settings.PUBLIC_BASE_URL = live_server.url
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+        def env(**overrides):
+            return process_env(**{
+                **twilio.settings(from_="RDV"), **brevo.settings(), "PUBLIC_BASE_URL": live_server.url,
+                "CACHE_URL": REDIS_URL, "NOTIFICATIONS_RETRY_BACKOFF": 1,
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend", **overrides,
+            })
+
+        flush_redis()
+        yield twilio, brevo, env
+
+
+@pytest.fixture
 def smtp_server():
     """A real SMTP server on 127.0.0.1; `.settings()` gives the project's EMAIL_* settings."""
     with SMTPServer() as server:

@@ -31,6 +31,9 @@ AGENT_PERMISSIONS = {
     "agent": ("view",),
 }
 EXTRA_PERMISSIONS = []  # other apps append (app_label, codename) pairs their agents need
+# Other apps append callables(organisations: {name: Organisation}) that add their own demo data
+# to the demo organisations (idempotently, as the rest).
+EXTRA_DEMO_DATA = []
 
 BENCH_PREFIX = "bench.agent."
 SLOT_MINUTES = 30
@@ -91,11 +94,13 @@ class Command(BaseCommand):
             superuser.password = password  # asked for: seeded earlier without one
             superuser.save(update_fields=["password"])
         logins = []
+        organisations = {}
         today = timezone.localdate()
         for spec in ORGANISATIONS:
             org, _ = Organisation.objects.update_or_create(
                 name=spec["name"], defaults={"brand": spec["brand"], "time_zone": spec.get("time_zone", "")}
             )
+            organisations[org.name] = org
             places = [
                 Place.objects.update_or_create(organisation=org, name=name, defaults={"address": address, "time_zone": tz})[0]
                 for name, address, tz in spec["places"]
@@ -129,6 +134,8 @@ class Command(BaseCommand):
                                              start_time=start, end_time=end, valid_from=today)
                         hours.save()
                         hours.motifs.set(motifs)
+        for extra in EXTRA_DEMO_DATA:
+            extra(organisations)
         return logins
 
     # --- Bulk appointments, for benchmarks -------------------------------------------
