@@ -35,7 +35,7 @@ def failed_messages(appointment_ids):
 
 
 def reaches_nobody(contact):
-    """The same rule as planning.contact_notifications(): no channel, no message."""
+    """No channel, no message (recipients.ContactNotificationData says the same for each event)."""
     return not contact.can_receive_sms() and not contact.can_receive_email()
 
 
