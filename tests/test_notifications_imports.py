@@ -1,11 +1,14 @@
 """No import circle among notifications' modules, read from the source with `ast`: every
 import counts, those inside functions too (a deferred import is how a circle hides), and
 importing a.b.c imports the packages a and a.b first. The pure rules import neither the
-database layer nor the queue."""
+database layer nor the queue. And since dispatch.py names its tasks instead of importing
+them, a process that never imported notifications.tasks (a web process) still finds them."""
 
 import ast
 import graphlib
 from pathlib import Path
+
+from .production import production_env, run
 
 PACKAGE = "notifications"
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +78,19 @@ def test_the_pure_rules_import_neither_the_database_nor_the_queue():
         assert not {n for n in imported if n.startswith(("django.db", "celery"))}, name
         assert not imported & {"notifications.planning", "notifications.dispatch", "notifications.tasks",
                                "notifications.delivery", "notifications.reminders"}, name
+
+
+WEB_PROCESS = """
+import sys, django
+django.setup()
+import rdv  # noqa: F401  (its __init__ loads the Celery app, nothing of notifications)
+from notifications import dispatch, planning, receivers  # noqa: F401  (what a booking request runs)
+assert "notifications.tasks" not in sys.modules
+print(dispatch.task("notifications.send_sms").name, dispatch.task("notifications.send_email_batch").name)
+"""
+
+
+def test_a_process_that_never_imported_the_tasks_still_enqueues_them_by_name():
+    done = run(["-c", WEB_PROCESS], production_env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["notifications.send_sms", "notifications.send_email_batch"]
