@@ -25,10 +25,12 @@ def appointment_facts(appointment):
 
 
 def contact_facts(contact):
-    phone = str(contact.phone) if contact.phone else ""
+    # A blank number is "", a stored one a PhoneNumber, whose truth value costs a validation.
+    number = contact.phone
+    phone = "" if number is None or isinstance(number, str) and not number else str(number)
     return recipients.ContactFacts(
         id=contact.pk, phone=phone, email=contact.email, sms_consent=contact.sms_consent,
-        email_consent=contact.email_consent, textable=bool(phone) and can_text(contact.phone, contact.organisation),
+        email_consent=contact.email_consent, textable=bool(phone) and can_text(number, contact.organisation),
     )
 
 
@@ -42,7 +44,9 @@ def notifications_for(appointment, event, *, action=None, reminder=None, previou
     decides. `contacts`: the appointment's, when the caller has them already (the sweep
     prefetches them); the agents are read only for the events they hear of."""
     now = now or timezone.now()
-    contacts = list(appointment.contacts.all() if contacts is None else contacts)
+    if contacts is None:
+        contacts = appointment.contacts.select_related("organisation")  # can_text() reads it
+    contacts = list(contacts)
     agents = list(appointment.agents.select_related("user")) if event in recipients.AGENT_EVENTS else []
     records = recipients.who_gets_what(
         appointment_facts(appointment), event, contacts=[contact_facts(c) for c in contacts],

@@ -20,9 +20,10 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentStatus, Channel
+from appointments.models import Appointment, AppointmentStatus, Channel, Contact
 from appointments.zones import zone_for
 
 from . import schedule
@@ -184,9 +185,12 @@ def sweep_due_reminders(now=None, batch_size=1000):
             claimed = claim_batch(now, batch_size)
             if not claimed:
                 break
-            # The organisation and place tell each appointment's zone (its day, for grouping SMS).
+            # The organisation and place tell each appointment's zone (its day, for grouping SMS);
+            # each contact's organisation, whether its number takes our SMS (one query, not one
+            # per contact).
+            contacts = Prefetch("contacts", queryset=Contact.objects.select_related("organisation"))
             appointments = (Appointment.objects.filter(pk__in={row[1] for row in claimed})
-                            .select_related("organisation", "place__organisation").prefetch_related("contacts").in_bulk())
+                            .select_related("organisation", "place__organisation").prefetch_related(contacts).in_bulk())
             rows, expired = [], []
             for pk, appointment_id, sequence, stage, channels in claimed:
                 appointment, reminder = appointments[appointment_id], DueReminder(sequence, stage, channels)
