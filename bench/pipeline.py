@@ -2,7 +2,7 @@
 Twilio-compatible HTTP endpoint and the SMTP server, each in its own process) through Redis
 and a real 2-process worker; then the drain of 100,000 reminders, sweep included.
 
-The sweep enqueues reminders in batch tasks (notifications/planning.py: 100 records per task,
+The sweep enqueues reminders in batch tasks (notifications/dispatch.py: 100 records per task,
 one provider connection per batch), so deliveries are counted where they arrive, at the
 stand-ins. Celery's per-provider rate limits (SMS_RATE_LIMIT, EMAIL_RATE_LIMIT) are switched
 off here: they are a policy agreed with each provider, not the capacity being measured.
