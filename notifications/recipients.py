@@ -1,6 +1,6 @@
 """Who gets what: the records an event of an appointment calls for, decided from plain data.
 
-No database, no queue: the caller (planning.py for bookings, changes and cancellations,
+No database, no queue (the models are imported for their choices only): the caller (planning.py for bookings, changes and cancellations,
 reminders.py for the sweep) reads the facts into the small dataclasses below, asks
 `who_gets_what()`, then saves and dispatches what it returns. Shaped like Zulip's
 zerver/lib/notification_data.py: one small dataclass per recipient with its channel flags,
