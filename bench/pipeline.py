@@ -6,7 +6,7 @@ Two conditions: the rate with stand-ins answering at once (CPU efficiency: `pipe
 and the drain with both stand-ins answering after PROVIDER_LATENCY_MS, as Twilio or an ESP does
 from Europe (`drain_100k_s`, `provider_latency_ms`).
 
-The sweep enqueues reminders in batch tasks (notifications/planning.py: 100 records per task,
+The sweep enqueues reminders in batch tasks (notifications/dispatch.py: 100 records per task,
 one provider connection per batch), so deliveries are counted where they arrive, at the
 stand-ins. Celery's per-provider rate limits (SMS_RATE_LIMIT, EMAIL_RATE_LIMIT) are switched
 off here: they are a policy agreed with each provider, not the capacity being measured.

@@ -21,7 +21,13 @@ BATCH_TASK = {Channel.SMS: "notifications.send_sms_batch", Channel.EMAIL: "notif
 
 
 def task(name):
-    """The registered task called `name` (its options, its eager mode in tests)."""
+    """The registered task called `name` (its options, its eager mode in tests).
+
+    A worker imports the tasks modules when it starts; a web process, which never imports
+    notifications.tasks itself, has them imported here on its first enqueue, as the worker
+    would (autodiscovery and CELERY_IMPORTS)."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
     return current_app.tasks[name]
 
 

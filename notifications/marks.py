@@ -39,8 +39,8 @@ def failed_messages(appointment_ids, unreachable_numbers=()):
 
 
 def reaches_nobody(contact, marked=()):
-    """The same rule as planning.contact_notifications() and the delivery: no channel, no
-    message (an SMS to a number marked unreachable is not attempted)."""
+    """No channel, no message (recipients.ContactNotificationData says the same for each event;
+    an SMS to a number marked unreachable is not attempted: delivery.why_not_send)."""
     sms = contact.can_receive_sms() and str(contact.phone) not in marked
     return not sms and not contact.can_receive_email()
 

@@ -1,67 +1,66 @@
-"""Who is told what: the Notification records an event calls for, saved and handed to
-dispatch.py.
+"""Who is told what, from and to the database: reads the facts recipients.py decides on,
+turns its records into Notification rows, saves them and hands them to dispatch.py.
 
 Records are created inside the caller's transaction (so they exist if and only if the
 change they describe committed); tasks are enqueued only after the commit.
 """
 
 import logging
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from appointments.models import BookedBy, Channel, NotificationLevel
+from appointments.phones import can_text
 
+from . import recipients
 from .dispatch import enqueue
 from .models import Notification, Status
 
 log = logging.getLogger(__name__)
 
-# Agents with the "soon" level hear about appointments within this horizon.
-SOON = timedelta(days=2)
+
+def appointment_facts(appointment):
+    return recipients.AppointmentFacts(status=appointment.status, starts_at=appointment.starts_at,
+                                       sequence=appointment.sequence)
 
 
-def contact_notifications(appointment, event, *, previous=None, contacts=None, channels=(Channel.SMS, Channel.EMAIL),
-                          stage=0):
-    """Unsaved records: one per participating contact and channel (among `channels`: a
-    reminder's touch may use one) they consented to."""
-    rows = []
-    for contact in contacts if contacts is not None else appointment.contacts.all():
-        common = dict(appointment=appointment, contact=contact, event=event, sequence=appointment.sequence,
-                      stage=stage, previous=previous or {})
-        if Channel.SMS in channels and contact.can_receive_sms():
-            rows.append(Notification(channel=Channel.SMS, to=str(contact.phone), **common))
-        if Channel.EMAIL in channels and contact.can_receive_email():
-            rows.append(Notification(channel=Channel.EMAIL, to=contact.email, **common))
-    return rows
+def contact_facts(contact):
+    # A blank number is "", a stored one a PhoneNumber, whose truth value costs a validation.
+    number = contact.phone
+    phone = "" if number is None or isinstance(number, str) and not number else str(number)
+    return recipients.ContactFacts(
+        id=contact.pk, phone=phone, email=contact.email, sms_consent=contact.sms_consent,
+        email_consent=contact.email_consent, textable=bool(phone) and can_text(number, contact.organisation),
+    )
 
 
-def agent_wants(agent, *, actor, acting_agent, appointment, now):
-    """Does this agent want an email about a booking, change or cancellation?"""
-    by_self = actor == BookedBy.AGENT and acting_agent is not None and acting_agent.pk == agent.pk
-    level = agent.notification_level
-    if level == NotificationLevel.ALL:
-        return True
-    if level == NotificationLevel.OTHERS:
-        return not by_self
-    if level == NotificationLevel.SOON:
-        return not by_self and appointment.starts_at <= now + SOON
-    return False
+def agent_facts(agent):
+    return recipients.AgentFacts(id=agent.pk, email=agent.user.email, active=agent.user.is_active,
+                                 level=agent.notification_level)
 
 
-def agent_notifications(appointment, event, *, actor, acting_agent, previous=None, now=None):
+def notifications_for(appointment, event, *, action=None, reminder=None, previous=None, contacts=None, now=None):
+    """Unsaved Notification rows for `event` of `appointment`: what recipients.who_gets_what()
+    decides. `contacts`: the appointment's, when the caller has them already (the sweep
+    prefetches them); the agents are read only for the events they hear of."""
     now = now or timezone.now()
-    rows = []
-    for agent in appointment.agents.select_related("user"):
-        if not agent.user.email or not agent.user.is_active:
-            continue
-        if agent_wants(agent, actor=actor, acting_agent=acting_agent, appointment=appointment, now=now):
-            rows.append(Notification(
-                appointment=appointment, recipient_agent=agent, event=event, channel=Channel.EMAIL,
-                sequence=appointment.sequence, to=agent.user.email, previous=previous or {},
-            ))
-    return rows
+    if contacts is None:
+        contacts = appointment.contacts.select_related("organisation")  # can_text() reads it
+    contacts = list(contacts)
+    agents = list(appointment.agents.select_related("user")) if event in recipients.AGENT_EVENTS else []
+    records = recipients.who_gets_what(
+        appointment_facts(appointment), event, contacts=[contact_facts(c) for c in contacts],
+        agents=[agent_facts(a) for a in agents], action=action, reminder=reminder, now=now,
+    )
+    contacts_by_id, agents_by_id = {c.pk: c for c in contacts}, {a.pk: a for a in agents}
+    return [
+        Notification(
+            appointment=appointment, event=event, channel=record.channel, to=record.to, sequence=record.sequence,
+            stage=record.stage, previous=previous or {}, contact=contacts_by_id.get(record.contact_id),
+            recipient_agent=agents_by_id.get(record.agent_id),
+        )
+        for record in records
+    ]
 
 
 def save_and_enqueue(rows):
@@ -76,7 +75,3 @@ def save_and_enqueue(rows):
     ).values_list("pk", "channel", "appointment_id", "event", "sequence")
     ids = [(pk, channel) for pk, channel, *key in pending if tuple(key) in keys]
     transaction.on_commit(lambda: enqueue(ids))
-
-
-def not_started(appointment, now=None):
-    return appointment.starts_at > (now or timezone.now())

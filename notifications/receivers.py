@@ -9,21 +9,18 @@ from appointments.models import BookedBy, ConsentSource
 from .content import describe_previous
 from .limits import withhold_over_public_budget
 from .models import Event, Notification, Status, StatusEvent
-from .planning import agent_notifications, contact_notifications, not_started, save_and_enqueue
+from .planning import notifications_for, save_and_enqueue
+from .recipients import Action
 from .reminders import cancel_reminders, plan_in_bulk, plan_reminders
 from .suppression import contact_address, is_suppressed, suppress
 
 
 def _plan(appointment, event, *, actor, agent, previous=None):
-    now = timezone.now()
-    if not not_started(appointment, now):
-        return  # nothing is said about an appointment that has already begun
-    rows = contact_notifications(appointment, event, previous=previous)
+    rows = notifications_for(appointment, event, action=Action(actor, agent.pk if agent else None), previous=previous)
     if actor == BookedBy.CITIZEN:
         # An unauthenticated action (public booking, cancelling from the link page): its SMS
         # draw on the hour's public budget, whoever triggers them.
         withhold_over_public_budget(rows)
-    rows += agent_notifications(appointment, event, actor=actor, acting_agent=agent, previous=previous, now=now)
     save_and_enqueue(rows)
 
 

@@ -21,16 +21,17 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from appointments.models import Appointment, AppointmentStatus, Channel
+from appointments.models import Appointment, AppointmentStatus, Channel, Contact
 from appointments.zones import zone_for
 
 from . import schedule
-
 from .health import record_sweep
 from .models import Event, Notification, PlannedReminder, ReminderSchedule, ReminderState, ReminderTouch, Status
-from .planning import contact_notifications, save_and_enqueue
+from .planning import appointment_facts, notifications_for, save_and_enqueue
+from .recipients import DueReminder, reminder_stands
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +187,20 @@ def sweep_due_reminders(now=None, batch_size=1000):
             claimed = claim_batch(now, batch_size)
             if not claimed:
                 break
-            # The organisation and place tell each appointment's zone (its day, for grouping SMS).
+            # The organisation and place tell each appointment's zone (its day, for grouping SMS);
+            # each contact's organisation, whether its number takes our SMS (one query, not one
+            # per contact).
+            contacts = Prefetch("contacts", queryset=Contact.objects.select_related("organisation"))
             appointments = (Appointment.objects.filter(pk__in={row[1] for row in claimed})
-                            .select_related("organisation", "place__organisation").prefetch_related("contacts").in_bulk())
+                            .select_related("organisation", "place__organisation").prefetch_related(contacts).in_bulk())
             rows, expired = [], []
             for pk, appointment_id, sequence, stage, channels in claimed:
-                appointment = appointments[appointment_id]
-                if (appointment.status != AppointmentStatus.CONFIRMED or appointment.starts_at <= now
-                        or appointment.sequence != sequence):
+                appointment, reminder = appointments[appointment_id], DueReminder(sequence, stage, channels)
+                if not reminder_stands(appointment_facts(appointment), reminder, now):
                     expired.append(pk)
                     continue
-                rows += contact_notifications(appointment, Event.REMINDER, contacts=appointment.contacts.all(),
-                                              channels=schedule.channel_list(channels), stage=stage)
+                rows += notifications_for(appointment, Event.REMINDER, reminder=reminder,
+                                          contacts=appointment.contacts.all(), now=now)
             if expired:
                 PlannedReminder.objects.filter(pk__in=expired).update(status=ReminderState.EXPIRED)
             save_and_enqueue(one_sms_per_day(rows, now))

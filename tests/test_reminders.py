@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from appointments import services
@@ -204,3 +205,15 @@ def test_bulk_demo_appointments_are_reminded_on_both_channels(demo, committed, s
     assert claimed > 0
     assert Notification.objects.filter(event=Event.REMINDER, channel="sms").count() == claimed
     assert Notification.objects.filter(event=Event.REMINDER, channel="email").count() == claimed
+
+
+def test_the_sweeps_queries_do_not_grow_with_the_reminders_due(demo):
+    """One batch costs the same queries for 10 reminders as for 30: the contacts come with
+    their organisation (whether a number takes our SMS), not one query each."""
+    counts = []
+    for size in (10, 30):
+        call_command("seed_demo", appointments=size, stdout=io.StringIO())  # due now: they start tomorrow
+        with CaptureQueriesContext(connection) as queries:
+            assert sweep_due_reminders() == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
