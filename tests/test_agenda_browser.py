@@ -6,7 +6,6 @@ test-artifacts/screenshots/agenda-*.png. Dates are built from today (the live se
 browser each read their own clock), on a Tuesday at least a week ahead.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -18,37 +17,13 @@ from appointments.models import Appointment
 
 from .factories import user
 from .support.dates import upcoming
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _install_chromium
-from .servers import IN_CI
+from .support.browser import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "agenda-essai-2026"
 DESKTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 820, "height": 1180}
-
-
-@pytest.fixture
-def browser():
-    problem = _install_chromium()
-    if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop in this thread
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield launched
-            launched.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def shoot(page, name):
@@ -60,7 +35,7 @@ def fits(page):
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, browser):
+def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, chromium):
     camille = user("camille.martin")
     camille.set_password(PASSWORD)
     camille.save()
@@ -70,7 +45,7 @@ def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, browser)
     demo.book(starts_at=tuesday.replace(hour=10), agents=[demo.julien],
               contacts=[demo.contact(first_name="Noé", last_name="Petit")])
 
-    page = browser.new_context(viewport=DESKTOP, locale="fr-FR").new_page()
+    page = chromium.new_context(viewport=DESKTOP, locale="fr-FR").new_page()
     page.set_default_timeout(15_000)
     page.goto(live_server.url + "/admin/login/")
     page.get_by_label("Nom d’utilisateur").fill("camille.martin")
@@ -131,8 +106,8 @@ def log_in(page, base_url, username="camille.martin"):
         page.get_by_role("button", name=re.compile("Déconnexion"))).first.wait_for()
 
 
-def desktop_page(browser, **options):
-    page = browser.new_context(viewport=DESKTOP, locale="fr-FR", **options).new_page()
+def desktop_page(chromium, **options):
+    page = chromium.new_context(viewport=DESKTOP, locale="fr-FR", **options).new_page()
     page.set_default_timeout(15_000)
     return page
 
@@ -141,12 +116,12 @@ def week_url(base_url, day):
     return f"{base_url}/admin/appointments/appointment/agenda/?date={day.isoformat()}"
 
 
-def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, browser):
+def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 10, 0, zone=zone, after_days=7)
     appointment = demo.book(starts_at=tuesday, agents=[demo.camille],
                             contacts=[demo.contact(first_name="Noé", last_name="Petit")])
-    page = desktop_page(browser)
+    page = desktop_page(chromium)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
 
@@ -172,12 +147,12 @@ def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, br
     shoot(page, "07-deplace")
 
 
-def test_an_agent_cancels_with_a_reason(demo, live_server, browser):
+def test_an_agent_cancels_with_a_reason(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 10, 0, zone=zone, after_days=7)
     appointment = demo.book(starts_at=tuesday, agents=[demo.camille],
                             contacts=[demo.contact(first_name="Noé", last_name="Petit")])
-    page = desktop_page(browser)
+    page = desktop_page(chromium)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
 
@@ -200,10 +175,10 @@ def test_an_agent_cancels_with_a_reason(demo, live_server, browser):
     shoot(page, "09-annule")
 
 
-def test_the_week_is_usable_with_the_keyboard_alone(demo, live_server, browser):
+def test_the_week_is_usable_with_the_keyboard_alone(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
-    page = desktop_page(browser)
+    page = desktop_page(chromium)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
     label = f"Réserver le {dates.french_datetime(tuesday, zone)} avec Camille Martin"
@@ -220,10 +195,10 @@ def test_the_week_is_usable_with_the_keyboard_alone(demo, live_server, browser):
     assert page.get_by_label("Date").input_value() == tuesday.date().isoformat()
 
 
-def test_the_week_works_without_javascript(demo, live_server, browser):
+def test_the_week_works_without_javascript(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
-    page = desktop_page(browser, java_script_enabled=False)
+    page = desktop_page(chromium, java_script_enabled=False)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
     # The colleague unticked, then the next week: plain GET forms and links.
@@ -248,7 +223,7 @@ def serious_axe_violations(page):
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo, live_server, browser):
+def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo, live_server, chromium):
     assert AXE.exists(), "axe-core missing: make install (npm ci --prefix tests/axe)"
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
@@ -256,7 +231,7 @@ def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo,
                             contacts=[demo.contact(first_name="Noé", last_name="Petit")])
     # The policy forbids the inline script add_script_tag writes: bypassed here, for axe only
     # (tests/test_security_csp.py checks the policy itself).
-    page = desktop_page(browser, bypass_csp=True)
+    page = desktop_page(chromium, bypass_csp=True)
     log_in(page, live_server.url)
     found = {}
     page.goto(week_url(live_server.url, tuesday.date()))
