@@ -5,6 +5,7 @@ object permissions are all scoped here, not only hidden in templates.
 """
 
 from datetime import date, time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -372,11 +373,14 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         )
 
         proposed = _proposed_start(request, obj)
+        back = agenda_admin.return_url(request)
 
         class ScopedForm(form_class):
             def __init__(self, *args, **kw):
                 super().__init__(*args, agents_queryset=agents, contacts_queryset=contacts, **kw)
                 field = self.fields["participating_contacts"]
+                # Read by free_slots(), which the admin calls with the instance alone.
+                self.instance.return_url = back
                 if obj is not None:
                     # Contacts stay as booked (the field is disabled): a plain list of them,
                     # without the autocomplete's search box, which has nothing to search.
@@ -414,10 +418,15 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         if not found:
             return _("Aucun créneau libre pour ce motif dans les %(weeks)s prochaines semaines : saisissez la date "
                      "et l'heure ci-dessus.") % {"weeks": settings.BOOKING_MAX_WEEKS_AHEAD}
+        back = getattr(obj, "return_url", None)
+
+        def query(slot):
+            params = {"date": slot.local_starts_at.date().isoformat(), "time": slot.local_starts_at.strftime("%H:%M")}
+            return "?" + urlencode({**params, agenda_admin.RETURN_FIELD: back} if back else params, safe=":/")
+
         links = format_html_join(
-            "", '<li><a class="button" href="?date={}&amp;time={}">{}</a></li>',
-            ((s.local_starts_at.date().isoformat(), s.local_starts_at.strftime("%H:%M"),
-              dates.french_datetime(s.local_starts_at)) for s in found),
+            "", '<li><a class="button" href="{}">{}</a></li>',
+            ((query(s), dates.french_datetime(s.local_starts_at)) for s in found),
         )
         return format_html('<ul class="reschedule-slots">{}</ul>', links)
 
@@ -472,6 +481,19 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             if agent is not None:
                 return HttpResponseRedirect(agenda_admin.agenda_url(
                     agent=agent, day=obj.local_starts_at.date(), place=obj.place, motif=obj.motif))
+        return response
+
+    def response_post_save_change(self, request, obj):
+        """Saved from the agenda (rescheduled, cancelled): back to the week the agent came from."""
+        back = agenda_admin.return_url(request)
+        return HttpResponseRedirect(back) if back else super().response_post_save_change(request, obj)
+
+    def response_change(self, request, obj):
+        response = super().response_change(request, obj)
+        back = agenda_admin.return_url(request)
+        if back and "_continue" in request.POST and response.status_code == 302:
+            # "Enregistrer et continuer": the page again, still knowing the way back.
+            response["Location"] = request.path + "?" + urlencode({agenda_admin.RETURN_FIELD: back})
         return response
 
     def save_model(self, request, obj, form, change):

@@ -77,7 +77,7 @@ def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, chromium
     page.get_by_role("heading", name=re.compile("^Semaine du")).wait_for()
     booked = Appointment.objects.get(contacts=contact)
     assert booked.starts_at == tuesday and list(booked.agents.all()) == [demo.camille]
-    block = page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{booked.pk}/change/"]')
+    block = page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{booked.pk}/change/"]')
     assert block.is_visible() and "Léa Dupont" in block.inner_text() and "9h00–9h20" in block.inner_text()
     assert page.get_by_role("link", name=label).count() == 0  # no longer free
     assert page.locator(".messagelist .success").count() == 1
@@ -116,6 +116,13 @@ def week_url(base_url, day):
     return f"{base_url}/admin/appointments/appointment/agenda/?date={day.isoformat()}"
 
 
+def on_the_same_week(page, day):
+    """The agenda's week of `day` is the page shown."""
+    page.get_by_role("heading", name=re.compile("^Semaine du")).wait_for()
+    assert page.url.split("?")[0].endswith("/admin/appointments/appointment/agenda/")
+    assert f"date={day.date().isoformat()}" in page.url
+
+
 def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 10, 0, zone=zone, after_days=7)
@@ -126,7 +133,7 @@ def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, ch
     page.goto(week_url(live_server.url, tuesday.date()))
 
     # Click 1: the appointment in the week.
-    page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{appointment.pk}/change/"]').click()
+    page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{appointment.pk}/change/"]').click()
     page.get_by_role("heading", name="Déplacer sur un créneau libre").wait_for()
     shoot(page, "05-rendez-vous")
     # Click 2: one of the agent's next free slots; the form shows it.
@@ -136,9 +143,10 @@ def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, ch
     page.get_by_text("Nouveau créneau choisi").wait_for()
     new_day, new_time = page.get_by_label("Date").input_value(), page.get_by_label(re.compile("^Heure")).input_value()
     shoot(page, "06-deplacer")
-    # Click 3: save.
+    # Click 3: save. Back on the week the agent came from.
     page.get_by_role("button", name="Enregistrer", exact=True).click()
     page.locator(".messagelist .success").wait_for()
+    on_the_same_week(page, tuesday)
     moved = Appointment.objects.get(pk=appointment.pk)
     local = moved.starts_at.astimezone(zone)
     assert (local.date().isoformat(), local.strftime("%H:%M")) == (new_day, new_time)
@@ -156,7 +164,7 @@ def test_an_agent_cancels_with_a_reason(demo, live_server, chromium):
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
 
-    page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{appointment.pk}/change/"]').click()  # click 1
+    page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{appointment.pk}/change/"]').click()  # click 1
     page.get_by_role("combobox", name="Statut").select_option("cancelled_by_agent")  # field 1
     # Without a reason: refused, in French.
     page.get_by_role("button", name="Enregistrer", exact=True).click()
@@ -169,8 +177,8 @@ def test_an_agent_cancels_with_a_reason(demo, live_server, chromium):
     cancelled = Appointment.objects.get(pk=appointment.pk)
     assert cancelled.status == "cancelled_by_agent" and cancelled.cancellation_reason == "Agent en congé"
 
-    page.goto(week_url(live_server.url, tuesday.date()))
-    block = page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{appointment.pk}/change/"]')
+    on_the_same_week(page, tuesday)  # back where the agent came from, the cancellation in it
+    block = page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{appointment.pk}/change/"]')
     assert "annulé par l'agent" in block.inner_text()
     shoot(page, "09-annule")
 
