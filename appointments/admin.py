@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import agenda_admin, dates, reach, services, slots
+from . import agenda_admin, contact_pick, dates, reach, services, slots
 from .consent import AGENT
 from .forms import AppointmentAdminForm, ContactAdminForm, OpeningHoursAdminForm
 from .models import (
@@ -302,6 +302,15 @@ class ContactAdmin(OrganisationScopedAdmin):
                     self.message_user(request, sentence, messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def response_add(self, request, obj, post_url_continue=None):
+        """Created while booking without JavaScript (`?next=` the booking form): back to the
+        booking form, this citizen picked in it."""
+        back = agenda_admin.return_url(request)
+        if back and not {"_continue", "_addanother", "_popup"} & set(request.POST):
+            self.message_user(request, _("L'usager %(name)s est enregistré.") % {"name": obj}, messages.SUCCESS)
+            return HttpResponseRedirect(contact_pick.booking_url_with(back, obj.pk))
+        return super().response_add(request, obj, post_url_continue)
+
     def save_model(self, request, obj, form, change):
         agent = agent_of(request)
         form.save_withdrawals(obj, agent)
@@ -366,9 +375,12 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
         # Contacts are many (one organisation can hold hundreds of thousands): search them
         # with the admin's autocomplete, and offer "+" to create one, consent included.
+        # Without JavaScript, a page of its own searches and picks them (contact_pick.py).
         contacts_field = Appointment._meta.get_field("contacts")
         contacts_widget = RelatedFieldWidgetWrapper(
-            AutocompleteSelectMultiple(contacts_field, self.admin_site), contacts_field.remote_field, self.admin_site,
+            contact_pick.ContactAutocomplete(contacts_field, self.admin_site,
+                                             params=contact_pick.booking_params(request.GET)),
+            contacts_field.remote_field, self.admin_site,
             can_add_related=self.admin_site._registry[Contact].has_add_permission(request),
         )
 
@@ -467,10 +479,15 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
     def get_urls(self):
         agenda = path("agenda/", self.admin_site.admin_view(self.agenda_view), name="appointments_appointment_agenda")
-        return [agenda, *super().get_urls()]
+        pick = path("usager/", self.admin_site.admin_view(self.pick_contact_view),
+                    name="appointments_appointment_pick_contact")
+        return [agenda, pick, *super().get_urls()]
 
     def agenda_view(self, request):
         return agenda_admin.agenda_view(self, request)
+
+    def pick_contact_view(self, request):
+        return contact_pick.pick_contact_view(self, request)
 
     def response_add(self, request, obj, post_url_continue=None):
         """Booked from the agenda: back to the agenda's week, where the new appointment shows."""
@@ -533,8 +550,9 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        if "assigned_agents" in initial:  # from the agenda: ?assigned_agents=3 or 3,4
-            initial["assigned_agents"] = initial["assigned_agents"].split(",")
+        for name in ("assigned_agents", "participating_contacts"):  # from the agenda: ?assigned_agents=3 or 3,4
+            if name in initial:
+                initial[name] = initial[name].split(",")
         return initial
 
     def save_related(self, request, form, formsets, change):

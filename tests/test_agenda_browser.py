@@ -67,6 +67,9 @@ def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, chromium
     page.get_by_role("heading", name=re.compile("Ajout")).wait_for()
     assert page.get_by_label("Date").input_value() == tuesday.date().isoformat()
     assert page.get_by_label(re.compile("^Heure")).input_value() == "09:00"
+    # With JavaScript: the autocomplete and its "+", not the search page for browsers without it.
+    assert page.get_by_role("link", name="Chercher et choisir l’usager").count() == 0
+    assert page.locator("#add_id_participating_contacts").is_visible()
     # The citizen, through the admin's autocomplete.
     page.locator(".field-participating_contacts .select2-selection").click()
     page.keyboard.type("Dupont")
@@ -223,6 +226,51 @@ def test_the_week_works_without_javascript(demo, live_server, chromium):
     assert page.get_by_label(re.compile("^Heure")).input_value() == "09:00"
 
 
+def test_an_agent_books_a_citizen_from_a_free_slot_without_javascript(demo, live_server, chromium):
+    """The booking form's citizen field is the admin's autocomplete, which needs JavaScript;
+    without it, a search page of its own picks the citizen."""
+    lea = demo.contact(first_name="Léa", last_name="Dupont")
+    demo.contact(first_name="Paul", last_name="Dupont", email="paul.dupont@exemple.fr")
+    demo.contact(demo.arras, first_name="Léa", last_name="Dupont")  # another organisation's namesake
+    zone = demo.lyon_place.zone
+    tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
+    page = desktop_page(chromium, java_script_enabled=False)
+    log_in(page, live_server.url)
+    page.goto(week_url(live_server.url, tuesday.date()))
+
+    label = f"Réserver le {dates.french_datetime(tuesday, zone)} avec Camille Martin"
+    page.get_by_role("link", name=label).click()  # click 1: the free slot
+    page.get_by_role("heading", name=re.compile("Ajout")).wait_for()
+    assert page.locator(".select2").count() == 0, "JavaScript ran"
+    add_related = page.locator("#add_id_participating_contacts")  # the "+", whose pop-up needs JavaScript
+    assert add_related.count() == 1 and add_related.is_hidden()
+    page.get_by_role("link", name="Chercher et choisir l’usager").click()  # click 2
+    page.get_by_role("heading", name="Choisir l’usager du rendez-vous").wait_for()
+    search = page.get_by_role("searchbox", name=re.compile("^Nom, prénom, téléphone"))
+    search.fill("dupont")  # field 1
+    search.press("Enter")  # the keyboard submits the search
+    page.get_by_role("heading", name="2 usagers trouvés").wait_for()  # Camille's organisation's only
+    shoot(page, "11-usager-sans-js")
+    for _ in range(10):  # Tab from the search box to the first citizen found
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Choisir Léa Dupont":
+            break
+    else:
+        pytest.fail("the citizen found is never reached with Tab")
+    page.keyboard.press("Enter")  # click 3: the citizen
+    page.get_by_role("heading", name=re.compile("Ajout")).wait_for()
+    assert page.locator("#id_participating_contacts option:checked").all_inner_texts() == ["Léa Dupont"]
+    assert page.get_by_label("Date").input_value() == tuesday.date().isoformat()
+    assert page.get_by_label(re.compile("^Heure")).input_value() == "09:00"
+    shoot(page, "12-formulaire-sans-js")
+    page.get_by_role("button", name="Enregistrer", exact=True).click()  # click 4: save
+    on_the_same_week(page, tuesday)
+    booked = Appointment.objects.get(contacts=lea)
+    assert booked.starts_at == tuesday and list(booked.agents.all()) == [demo.camille]
+    assert page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{booked.pk}/change/"]').is_visible()
+    shoot(page, "13-reserve-sans-js")
+
+
 def serious_axe_violations(page):
     """axe-core's serious and critical violations on the page, as readable lines."""
     page.add_script_tag(path=str(AXE))
@@ -249,4 +297,10 @@ def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo,
     found["booking form"] = serious_axe_violations(page)
     page.goto(f"{live_server.url}/admin/appointments/appointment/{appointment.pk}/change/")
     found["appointment"] = serious_axe_violations(page)
-    assert found == {"agenda": [], "booking form": [], "appointment": []}
+    # The page that picks the citizen without JavaScript, with its results.
+    page.goto(f"{live_server.url}/admin/appointments/appointment/usager/?motif={demo.cni.pk}")
+    page.get_by_role("searchbox", name=re.compile("^Nom, prénom")).fill("Petit")
+    page.get_by_role("button", name="Rechercher").click()
+    page.get_by_role("link", name="Choisir Noé Petit").wait_for()
+    found["citizen search"] = serious_axe_violations(page)
+    assert found == {"agenda": [], "booking form": [], "appointment": [], "citizen search": []}
