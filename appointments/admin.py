@@ -550,9 +550,10 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        for name in ("assigned_agents", "participating_contacts"):  # from the agenda: ?assigned_agents=3 or 3,4
-            if name in initial:
-                initial[name] = initial[name].split(",")
+        if "assigned_agents" in initial:  # from the agenda: ?assigned_agents=3 or 3,4
+            initial["assigned_agents"] = initial["assigned_agents"].split(",")
+        if "participating_contacts" in initial:  # from the citizen search page, ids only (the widget queries them)
+            initial["participating_contacts"] = contact_pick.contact_ids(initial["participating_contacts"])
         return initial
 
     def save_related(self, request, form, formsets, change):

@@ -40,7 +40,8 @@ def contact_ids(value):
     """The citizens already picked: `participating_contacts=3,7` as [3, 7]."""
     ids = []
     for part in (value or "").split(","):
-        if part.strip().isdigit() and int(part) not in ids:
+        part = part.strip()
+        if part.isdecimal() and len(part) <= 10 and int(part) not in ids:  # anything else is ignored
             ids.append(int(part))
     return ids
 

@@ -103,6 +103,10 @@ def test_another_organisations_citizen_cannot_be_slipped_into_the_url(camille_cl
     params = {**slot_params(demo), "participating_contacts": str(stranger.pk)}
     assert "Étranger" not in text_of(camille_client.get(ADD + "?" + urlencode(params)))
     assert "Étranger" not in text_of(camille_client.get(PICK + "?" + urlencode(params)))
+    for junk in ("abc", "²", "1" * 30, ",,"):  # a mistyped or forged value is ignored, never a server error
+        params = {**slot_params(demo), "participating_contacts": junk}
+        assert 'name="participating_contacts"' in text_of(camille_client.get(ADD + "?" + urlencode(params)))
+        assert "Choisir l’usager du rendez-vous" in text_of(camille_client.get(PICK + "?" + urlencode(params)))
 
 
 def test_more_matches_than_a_page_ask_for_a_closer_search(camille_client, demo):
