@@ -5,10 +5,11 @@ object permissions are all scoped here, not only hidden in templates.
 """
 
 from datetime import date, time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
@@ -19,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import agenda_admin, dates, notices, reach, services, slots
+from . import agenda_admin, contact_pick, dates, notices, reach, services, slots
 from .consent import AGENT
 from .forms import AppointmentAdminForm, ContactAdminForm, OpeningHoursAdminForm
 from .models import (
@@ -302,6 +303,15 @@ class ContactAdmin(OrganisationScopedAdmin):
                     self.message_user(request, sentence, messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def response_add(self, request, obj, post_url_continue=None):
+        """Created while booking without JavaScript (`?next=` the booking form): back to the
+        booking form, this citizen picked in it."""
+        back = agenda_admin.return_url(request)
+        if back and not {"_continue", "_addanother", "_popup"} & set(request.POST):
+            self.message_user(request, _("L'usager %(name)s est enregistré.") % {"name": obj}, messages.SUCCESS)
+            return HttpResponseRedirect(contact_pick.booking_url_with(back, obj.pk))
+        return super().response_add(request, obj, post_url_continue)
+
     def save_model(self, request, obj, form, change):
         agent = agent_of(request)
         form.save_withdrawals(obj, agent)
@@ -366,18 +376,24 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
         # Contacts are many (one organisation can hold hundreds of thousands): search them
         # with the admin's autocomplete, and offer "+" to create one, consent included.
+        # Without JavaScript, a page of its own searches and picks them (contact_pick.py).
         contacts_field = Appointment._meta.get_field("contacts")
         contacts_widget = RelatedFieldWidgetWrapper(
-            AutocompleteSelectMultiple(contacts_field, self.admin_site), contacts_field.remote_field, self.admin_site,
+            contact_pick.ContactAutocomplete(contacts_field, self.admin_site,
+                                             params=contact_pick.booking_params(request.GET)),
+            contacts_field.remote_field, self.admin_site,
             can_add_related=self.admin_site._registry[Contact].has_add_permission(request),
         )
 
         proposed = _proposed_start(request, obj)
+        back = agenda_admin.return_url(request)
 
         class ScopedForm(form_class):
             def __init__(self, *args, **kw):
                 super().__init__(*args, agents_queryset=agents, contacts_queryset=contacts, **kw)
                 field = self.fields["participating_contacts"]
+                # Read by free_slots(), which the admin calls with the instance alone.
+                self.instance.return_url = back
                 if obj is not None:
                     # Contacts stay as booked (the field is disabled): a plain list of them,
                     # without the autocomplete's search box, which has nothing to search.
@@ -415,10 +431,15 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         if not found:
             return _("Aucun créneau libre pour ce motif dans les %(weeks)s prochaines semaines : saisissez la date "
                      "et l'heure ci-dessus.") % {"weeks": settings.BOOKING_MAX_WEEKS_AHEAD}
+        back = getattr(obj, "return_url", None)
+
+        def query(slot):
+            params = {"date": slot.local_starts_at.date().isoformat(), "time": slot.local_starts_at.strftime("%H:%M")}
+            return "?" + urlencode({**params, agenda_admin.RETURN_FIELD: back} if back else params, safe=":/")
+
         links = format_html_join(
-            "", '<li><a class="button" href="?date={}&amp;time={}">{}</a></li>',
-            ((s.local_starts_at.date().isoformat(), s.local_starts_at.strftime("%H:%M"),
-              dates.french_datetime(s.local_starts_at)) for s in found),
+            "", '<li><a class="button" href="{}">{}</a></li>',
+            ((query(s), dates.french_datetime(s.local_starts_at)) for s in found),
         )
         return format_html('<ul class="reschedule-slots">{}</ul>', links)
 
@@ -485,10 +506,15 @@ class AppointmentAdmin(OrganisationScopedAdmin):
 
     def get_urls(self):
         agenda = path("agenda/", self.admin_site.admin_view(self.agenda_view), name="appointments_appointment_agenda")
-        return [agenda, *super().get_urls()]
+        pick = path("usager/", self.admin_site.admin_view(self.pick_contact_view),
+                    name="appointments_appointment_pick_contact")
+        return [agenda, pick, *super().get_urls()]
 
     def agenda_view(self, request):
         return agenda_admin.agenda_view(self, request)
+
+    def pick_contact_view(self, request):
+        return contact_pick.pick_contact_view(self, request)
 
     def response_add(self, request, obj, post_url_continue=None):
         """Booked from the agenda: back to the agenda's week, where the new appointment shows."""
@@ -499,6 +525,19 @@ class AppointmentAdmin(OrganisationScopedAdmin):
             if agent is not None:
                 return HttpResponseRedirect(agenda_admin.agenda_url(
                     agent=agent, day=obj.local_starts_at.date(), place=obj.place, motif=obj.motif))
+        return response
+
+    def response_post_save_change(self, request, obj):
+        """Saved from the agenda (rescheduled, cancelled): back to the week the agent came from."""
+        back = agenda_admin.return_url(request)
+        return HttpResponseRedirect(back) if back else super().response_post_save_change(request, obj)
+
+    def response_change(self, request, obj):
+        response = super().response_change(request, obj)
+        back = agenda_admin.return_url(request)
+        if back and "_continue" in request.POST and response.status_code == 302:
+            # "Enregistrer et continuer": the page again, still knowing the way back.
+            response["Location"] = request.path + "?" + urlencode({agenda_admin.RETURN_FIELD: back})
         return response
 
     def save_model(self, request, obj, form, change):
@@ -540,6 +579,8 @@ class AppointmentAdmin(OrganisationScopedAdmin):
         initial = super().get_changeform_initial_data(request)
         if "assigned_agents" in initial:  # from the agenda: ?assigned_agents=3 or 3,4
             initial["assigned_agents"] = initial["assigned_agents"].split(",")
+        if "participating_contacts" in initial:  # from the citizen search page, ids only (the widget queries them)
+            initial["participating_contacts"] = contact_pick.contact_ids(initial["participating_contacts"])
         return initial
 
     def save_related(self, request, form, formsets, change):

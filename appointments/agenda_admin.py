@@ -5,6 +5,9 @@ Parameters, all optional and all in the URL (a bookmark or the browser's back bu
 the same agenda): `agent`, `vue` (jour / semaine), `date` (YYYY-MM-DD), `lieu`, `motif`,
 and `avec` (the colleagues shown beside the agent; `choix` says the agent chose them,
 otherwise every colleague of the same services is shown).
+
+An appointment opened from the agenda carries `next` (the agenda's URL), so that saving it
+(rescheduling, cancelling) comes back to the same week; `return_url()` checks it.
 """
 
 from datetime import date, timedelta
@@ -16,10 +19,13 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from . import agenda, dates
 from .models import Agent, Place
+
+RETURN_FIELD = "next"
 
 
 def _int(value):
@@ -34,6 +40,16 @@ def _date(value):
         return date.fromisoformat(value or "")
     except ValueError:
         return None
+
+
+def return_url(request):
+    """Where to go back after saving an appointment (`?next=`, set by the agenda's links): a
+    URL of this site only, never another host's, whatever the parameter says; None otherwise."""
+    url = request.GET.get(RETURN_FIELD, "")
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+        return url
+    return None
 
 
 def agenda_url(*, agent, day=None, view=agenda.WEEK, place=None, motif=None):
@@ -106,6 +122,7 @@ def agenda_view(model_admin, request):
         return "?" + urlencode([*params.items(), *colleague_params])
 
     step = timedelta(days=1 if view == agenda.DAY else 7)
+    back = urlencode({RETURN_FIELD: reverse("admin:appointments_appointment_agenda") + link(date=day.isoformat())})
     add_url = reverse("admin:appointments_appointment_add")
     for _day, cells in rows:
         for cell in cells:
@@ -116,7 +133,9 @@ def agenda_view(model_admin, request):
                     item.label = _("Réserver le %(when)s avec %(agent)s") % {
                         "when": dates.french_datetime(item.starts_at), "agent": cell.agent}
                 else:
-                    item.url = reverse("admin:appointments_appointment_change", args=[item.appointment.pk])
+                    # Rescheduling or cancelling brings the agent back to this week (or day).
+                    change_url = reverse("admin:appointments_appointment_change", args=[item.appointment.pk])
+                    item.url = f"{change_url}?{back}"
 
     if view == agenda.DAY:
         heading = dates.french_date(days[0])

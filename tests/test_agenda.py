@@ -54,7 +54,7 @@ def test_the_week_shows_appointments_and_free_slots_of_the_agent_and_colleagues(
     # Monday to Friday; the empty weekend is left out.
     assert "vendredi 11 décembre 2026" in text and "samedi 12 décembre 2026" not in text
     # The appointment: local time, citizen, motif, type and status, opening its page.
-    assert f'href="/admin/appointments/appointment/{booked.pk}/change/"' in text
+    assert f'href="/admin/appointments/appointment/{booked.pk}/change/?next=' in text  # and back to this week
     block = text[text.index(f"/appointment/{booked.pk}/change/"):]
     block = block[:block.index("</li>")]
     for expected in ("10h00–10h20", "Léa Dupont", "Demande ou renouvellement", "sur place", "confirmé"):

@@ -4,7 +4,7 @@ start until the agent confirms it, saying what will and won't be sent."""
 import html
 import re
 from datetime import datetime
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -132,3 +132,61 @@ def test_editing_something_else_than_the_time_asks_nothing(camille_client, demo,
     assert response.status_code == 302 and "login" not in response["Location"], text_of(response)[:2000]
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.DONE
+
+
+def opened_from_the_week(client, appointment, week_day):
+    """The appointment's link in the agenda's week of `week_day`, and the week's own URL."""
+    agenda = text_of(client.get(AGENDA, {"date": week_day.isoformat()}))
+    href = re.search(rf'href="(/admin/appointments/appointment/{appointment.pk}/change/\?[^"]+)"', agenda).group(1)
+    return href, parse_qs(urlparse(href).query)["next"][0]
+
+
+def test_cancelling_from_the_agenda_returns_to_its_week(camille_client, demo):
+    appointment = demo.book(starts_at=datetime(2026, 12, 15, 9, 0, tzinfo=PARIS))  # next week, not today's
+    href, week = opened_from_the_week(camille_client, appointment, datetime(2026, 12, 16).date())
+    assert urlparse(week).path == AGENDA and "date=2026-12-16" in week and f"agent={demo.camille.pk}" in week
+    data = appointment_form(demo, appointment.contacts.get(), day=datetime(2026, 12, 15).date(), time="09:00",
+                            status=AppointmentStatus.CANCELLED_BY_AGENT, cancellation_reason="Agent en congé")
+    response = camille_client.post(href, data)  # the form posts to its own URL, "next" included
+    assert response.status_code == 302 and response["Location"] == week
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CANCELLED_BY_AGENT
+    assert "Semaine du lundi 14 décembre 2026" in text_of(camille_client.get(week))
+
+
+def test_rescheduling_from_the_agenda_keeps_the_way_back_through_the_free_slot_links(camille_client, demo):
+    appointment = demo.book(starts_at=datetime(2026, 12, 15, 9, 0, tzinfo=PARIS))
+    href, week = opened_from_the_week(camille_client, appointment, datetime(2026, 12, 15).date())
+    page = text_of(camille_client.get(href))
+    offered = re.findall(r'<ul class="reschedule-slots">.*?</ul>', page, re.S)[0]
+    links = [parse_qs(urlparse(h).query) for h in re.findall(r'href="([^"]+)"', offered)]
+    assert links and all(link["next"] == [week] for link in links)
+    first = links[0]
+    moving = f"/admin/appointments/appointment/{appointment.pk}/change/?" + urlencode(
+        {k: v[0] for k, v in first.items()})
+    data = appointment_form(demo, appointment.contacts.get(), day=datetime.fromisoformat(first["date"][0]).date(),
+                            time=first["time"][0])
+    response = camille_client.post(moving, data)
+    assert response.status_code == 302 and response["Location"] == week
+    appointment.refresh_from_db()
+    assert appointment.sequence == 1 and appointment.local_starts_at.strftime("%H:%M") == first["time"][0]
+
+    # "Enregistrer et continuer" stays on the appointment, still knowing the way back.
+    response = camille_client.post(href, {**data, "duration_minutes": "30", "_continue": "1"})
+    assert response.status_code == 302
+    assert parse_qs(urlparse(response["Location"]).query) == {"next": [week]}
+
+
+@pytest.mark.parametrize("hostile", [
+    "https://attaquant.example/agenda/", "//attaquant.example/agenda/", "/\\attaquant.example/",
+    "javascript:alert(1)", "http://testserver.attaquant.example/",
+])
+def test_a_return_address_elsewhere_is_never_followed(camille_client, demo, hostile):
+    appointment = demo.book(starts_at=datetime(2026, 12, 15, 9, 0, tzinfo=PARIS))
+    url = f"/admin/appointments/appointment/{appointment.pk}/change/?" + urlencode({"next": hostile})
+    page = text_of(camille_client.get(url))
+    assert "attaquant" not in page and "javascript:alert" not in page  # not even in the free slots' links
+    data = appointment_form(demo, appointment.contacts.get(), day=datetime(2026, 12, 15).date(), time="09:00",
+                            status=AppointmentStatus.CANCELLED_BY_AGENT, cancellation_reason="Agent en congé")
+    response = camille_client.post(url, data)
+    assert response.status_code == 302 and response["Location"] == "/admin/appointments/appointment/"

@@ -6,7 +6,6 @@ test-artifacts/screenshots/agenda-*.png. Dates are built from today (the live se
 browser each read their own clock), on a Tuesday at least a week ahead.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -18,37 +17,13 @@ from appointments.models import Appointment
 
 from .factories import user
 from .support.dates import upcoming
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _install_chromium
-from .servers import IN_CI
+from .support.browser import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "agenda-essai-2026"
 DESKTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 820, "height": 1180}
-
-
-@pytest.fixture
-def browser():
-    problem = _install_chromium()
-    if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop in this thread
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield launched
-            launched.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def shoot(page, name):
@@ -60,7 +35,7 @@ def fits(page):
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, browser):
+def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, chromium):
     camille = user("camille.martin")
     camille.set_password(PASSWORD)
     camille.save()
@@ -70,7 +45,7 @@ def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, browser)
     demo.book(starts_at=tuesday.replace(hour=10), agents=[demo.julien],
               contacts=[demo.contact(first_name="Noé", last_name="Petit")])
 
-    page = browser.new_context(viewport=DESKTOP, locale="fr-FR").new_page()
+    page = chromium.new_context(viewport=DESKTOP, locale="fr-FR").new_page()
     page.set_default_timeout(15_000)
     page.goto(live_server.url + "/admin/login/")
     page.get_by_label("Nom d’utilisateur").fill("camille.martin")
@@ -92,6 +67,9 @@ def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, browser)
     page.get_by_role("heading", name=re.compile("Ajout")).wait_for()
     assert page.get_by_label("Date").input_value() == tuesday.date().isoformat()
     assert page.get_by_label(re.compile("^Heure")).input_value() == "09:00"
+    # With JavaScript: the autocomplete and its "+", not the search page for browsers without it.
+    assert page.get_by_role("link", name="Chercher et choisir l’usager").count() == 0
+    assert page.locator("#add_id_participating_contacts").is_visible()
     # The citizen, through the admin's autocomplete.
     page.locator(".field-participating_contacts .select2-selection").click()
     page.keyboard.type("Dupont")
@@ -102,7 +80,7 @@ def test_an_agent_books_from_a_free_slot_of_the_week(demo, live_server, browser)
     page.get_by_role("heading", name=re.compile("^Semaine du")).wait_for()
     booked = Appointment.objects.get(contacts=contact)
     assert booked.starts_at == tuesday and list(booked.agents.all()) == [demo.camille]
-    block = page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{booked.pk}/change/"]')
+    block = page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{booked.pk}/change/"]')
     assert block.is_visible() and "Léa Dupont" in block.inner_text() and "9h00–9h20" in block.inner_text()
     assert page.get_by_role("link", name=label).count() == 0  # no longer free
     assert page.locator(".messagelist .success").count() == 1
@@ -131,8 +109,8 @@ def log_in(page, base_url, username="camille.martin"):
         page.get_by_role("button", name=re.compile("Déconnexion"))).first.wait_for()
 
 
-def desktop_page(browser, **options):
-    page = browser.new_context(viewport=DESKTOP, locale="fr-FR", **options).new_page()
+def desktop_page(chromium, **options):
+    page = chromium.new_context(viewport=DESKTOP, locale="fr-FR", **options).new_page()
     page.set_default_timeout(15_000)
     return page
 
@@ -141,17 +119,24 @@ def week_url(base_url, day):
     return f"{base_url}/admin/appointments/appointment/agenda/?date={day.isoformat()}"
 
 
-def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, browser):
+def on_the_same_week(page, day):
+    """The agenda's week of `day` is the page shown."""
+    page.get_by_role("heading", name=re.compile("^Semaine du")).wait_for()
+    assert page.url.split("?")[0].endswith("/admin/appointments/appointment/agenda/")
+    assert f"date={day.date().isoformat()}" in page.url
+
+
+def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 10, 0, zone=zone, after_days=7)
     appointment = demo.book(starts_at=tuesday, agents=[demo.camille],
                             contacts=[demo.contact(first_name="Noé", last_name="Petit")])
-    page = desktop_page(browser)
+    page = desktop_page(chromium)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
 
     # Click 1: the appointment in the week.
-    page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{appointment.pk}/change/"]').click()
+    page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{appointment.pk}/change/"]').click()
     page.get_by_role("heading", name="Déplacer sur un créneau libre").wait_for()
     shoot(page, "05-rendez-vous")
     # Click 2: one of the agent's next free slots; the form shows it.
@@ -161,9 +146,10 @@ def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, br
     page.get_by_text("Nouveau créneau choisi").wait_for()
     new_day, new_time = page.get_by_label("Date").input_value(), page.get_by_label(re.compile("^Heure")).input_value()
     shoot(page, "06-deplacer")
-    # Click 3: save.
+    # Click 3: save. Back on the week the agent came from.
     page.get_by_role("button", name="Enregistrer", exact=True).click()
     page.locator(".messagelist .success").wait_for()
+    on_the_same_week(page, tuesday)
     moved = Appointment.objects.get(pk=appointment.pk)
     local = moved.starts_at.astimezone(zone)
     assert (local.date().isoformat(), local.strftime("%H:%M")) == (new_day, new_time)
@@ -172,16 +158,16 @@ def test_an_agent_reschedules_by_picking_another_free_slot(demo, live_server, br
     shoot(page, "07-deplace")
 
 
-def test_an_agent_cancels_with_a_reason(demo, live_server, browser):
+def test_an_agent_cancels_with_a_reason(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 10, 0, zone=zone, after_days=7)
     appointment = demo.book(starts_at=tuesday, agents=[demo.camille],
                             contacts=[demo.contact(first_name="Noé", last_name="Petit")])
-    page = desktop_page(browser)
+    page = desktop_page(chromium)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
 
-    page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{appointment.pk}/change/"]').click()  # click 1
+    page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{appointment.pk}/change/"]').click()  # click 1
     page.get_by_role("combobox", name="Statut").select_option("cancelled_by_agent")  # field 1
     # Without a reason: refused, in French.
     page.get_by_role("button", name="Enregistrer", exact=True).click()
@@ -194,16 +180,16 @@ def test_an_agent_cancels_with_a_reason(demo, live_server, browser):
     cancelled = Appointment.objects.get(pk=appointment.pk)
     assert cancelled.status == "cancelled_by_agent" and cancelled.cancellation_reason == "Agent en congé"
 
-    page.goto(week_url(live_server.url, tuesday.date()))
-    block = page.locator(f'.agenda-rdv a[href="/admin/appointments/appointment/{appointment.pk}/change/"]')
+    on_the_same_week(page, tuesday)  # back where the agent came from, the cancellation in it
+    block = page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{appointment.pk}/change/"]')
     assert "annulé par l'agent" in block.inner_text()
     shoot(page, "09-annule")
 
 
-def test_the_week_is_usable_with_the_keyboard_alone(demo, live_server, browser):
+def test_the_week_is_usable_with_the_keyboard_alone(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
-    page = desktop_page(browser)
+    page = desktop_page(chromium)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
     label = f"Réserver le {dates.french_datetime(tuesday, zone)} avec Camille Martin"
@@ -220,10 +206,10 @@ def test_the_week_is_usable_with_the_keyboard_alone(demo, live_server, browser):
     assert page.get_by_label("Date").input_value() == tuesday.date().isoformat()
 
 
-def test_the_week_works_without_javascript(demo, live_server, browser):
+def test_the_week_works_without_javascript(demo, live_server, chromium):
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
-    page = desktop_page(browser, java_script_enabled=False)
+    page = desktop_page(chromium, java_script_enabled=False)
     log_in(page, live_server.url)
     page.goto(week_url(live_server.url, tuesday.date()))
     # The colleague unticked, then the next week: plain GET forms and links.
@@ -240,6 +226,52 @@ def test_the_week_works_without_javascript(demo, live_server, browser):
     assert page.get_by_label(re.compile("^Heure")).input_value() == "09:00"
 
 
+def test_an_agent_books_a_citizen_from_a_free_slot_without_javascript(demo, live_server, chromium):
+    """The booking form's citizen field is the admin's autocomplete, which needs JavaScript;
+    without it, a search page of its own picks the citizen."""
+    lea = demo.contact(first_name="Léa", last_name="Dupont")
+    demo.contact(first_name="Paul", last_name="Dupont", email="paul.dupont@exemple.fr")
+    demo.contact(demo.arras, first_name="Léa", last_name="Dupont")  # another organisation's namesake
+    zone = demo.lyon_place.zone
+    tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
+    page = desktop_page(chromium, java_script_enabled=False)
+    log_in(page, live_server.url)
+    page.goto(week_url(live_server.url, tuesday.date()))
+
+    label = f"Réserver le {dates.french_datetime(tuesday, zone)} avec Camille Martin"
+    page.get_by_role("link", name=label).click()  # click 1: the free slot
+    page.get_by_role("heading", name=re.compile("Ajout")).wait_for()
+    page.wait_for_load_state()  # the parser waits for the <noscript> stylesheet before the rest of the form
+    assert page.locator(".select2").count() == 0, "JavaScript ran"
+    add_related = page.locator("#add_id_participating_contacts")  # the "+", whose pop-up needs JavaScript
+    assert add_related.count() == 1 and add_related.is_hidden()
+    page.get_by_role("link", name="Chercher et choisir l’usager").click()  # click 2
+    page.get_by_role("heading", name="Choisir l’usager du rendez-vous").wait_for()
+    search = page.get_by_role("searchbox", name=re.compile("^Nom, prénom, téléphone"))
+    search.fill("dupont")  # field 1
+    search.press("Enter")  # the keyboard submits the search
+    page.get_by_role("heading", name="2 usagers trouvés").wait_for()  # Camille's organisation's only
+    shoot(page, "11-usager-sans-js")
+    for _ in range(10):  # Tab from the search box to the first citizen found
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Choisir Léa Dupont":
+            break
+    else:
+        pytest.fail("the citizen found is never reached with Tab")
+    page.keyboard.press("Enter")  # click 3: the citizen
+    page.get_by_role("heading", name=re.compile("Ajout")).wait_for()
+    assert page.locator("#id_participating_contacts option:checked").all_inner_texts() == ["Léa Dupont"]
+    assert page.get_by_label("Date").input_value() == tuesday.date().isoformat()
+    assert page.get_by_label(re.compile("^Heure")).input_value() == "09:00"
+    shoot(page, "12-formulaire-sans-js")
+    page.get_by_role("button", name="Enregistrer", exact=True).click()  # click 4: save
+    on_the_same_week(page, tuesday)
+    booked = Appointment.objects.get(contacts=lea)
+    assert booked.starts_at == tuesday and list(booked.agents.all()) == [demo.camille]
+    assert page.locator(f'.agenda-rdv a[href^="/admin/appointments/appointment/{booked.pk}/change/"]').is_visible()
+    shoot(page, "13-reserve-sans-js")
+
+
 def serious_axe_violations(page):
     """axe-core's serious and critical violations on the page, as readable lines."""
     page.add_script_tag(path=str(AXE))
@@ -248,7 +280,7 @@ def serious_axe_violations(page):
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo, live_server, browser):
+def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo, live_server, chromium):
     assert AXE.exists(), "axe-core missing: make install (npm ci --prefix tests/axe)"
     zone = demo.lyon_place.zone
     tuesday = upcoming(1, 9, 0, zone=zone, after_days=7)
@@ -256,7 +288,7 @@ def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo,
                             contacts=[demo.contact(first_name="Noé", last_name="Petit")])
     # The policy forbids the inline script add_script_tag writes: bypassed here, for axe only
     # (tests/test_security_csp.py checks the policy itself).
-    page = desktop_page(browser, bypass_csp=True)
+    page = desktop_page(chromium, bypass_csp=True)
     log_in(page, live_server.url)
     found = {}
     page.goto(week_url(live_server.url, tuesday.date()))
@@ -266,4 +298,10 @@ def test_axe_finds_no_serious_violation_on_the_agenda_and_the_booking_form(demo,
     found["booking form"] = serious_axe_violations(page)
     page.goto(f"{live_server.url}/admin/appointments/appointment/{appointment.pk}/change/")
     found["appointment"] = serious_axe_violations(page)
-    assert found == {"agenda": [], "booking form": [], "appointment": []}
+    # The page that picks the citizen without JavaScript, with its results.
+    page.goto(f"{live_server.url}/admin/appointments/appointment/usager/?motif={demo.cni.pk}")
+    page.get_by_role("searchbox", name=re.compile("^Nom, prénom")).fill("Petit")
+    page.get_by_role("button", name="Rechercher").click()
+    page.get_by_role("link", name="Choisir Noé Petit").wait_for()
+    found["citizen search"] = serious_axe_violations(page)
+    assert found == {"agenda": [], "booking form": [], "appointment": [], "citizen search": []}

@@ -4,75 +4,15 @@ Playwright drives Debian's Chromium (/usr/bin/chromium, never a downloaded brows
 pytest-django's live server. Each step is photographed into test-artifacts/screenshots/.
 """
 
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from appointments.models import Appointment, AppointmentStatus, BookedBy, ConsentRecord
 
-from .servers import IN_CI
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+from .support.browser import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _install_chromium():
-    """Debian's chromium package, when it is missing; the reason why not, or None."""
-    if os.path.exists(CHROMIUM):
-        return None
-    if not shutil.which("apt-get"):
-        return "no /usr/bin/chromium and no apt-get to install it"
-    result = subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, text=True, timeout=900)
-    if result.returncode != 0 or not os.path.exists(CHROMIUM):
-        return f"apt-get install -y chromium failed: {result.stderr.strip()[-200:]}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    problem = _install_chromium()
-    if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        print(f"\nSkipping browser tests: {problem}")
-        pytest.skip(problem)
-    # Playwright's sync API runs an event loop in this thread; the test's own database
-    # calls are still synchronous. Allowed for these tests only.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def phone(chromium):
-    def new_page(**options):
-        context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="fr-FR", **options)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    return new_page
 
 
 class Photographer:

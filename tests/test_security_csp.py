@@ -5,8 +5,6 @@ import re
 
 import pytest
 
-from .test_browser import chromium, phone  # noqa: F401
-
 pytestmark = pytest.mark.postgres
 PASSWORD = "Un-vrai-mot-de-passe-2026"
 
@@ -36,7 +34,7 @@ def test_admin_and_error_pages_carry_the_policy_too(client, demo):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_chromium_reports_no_violation_on_the_pages(demo, live_server, phone):  # noqa: F811
+def test_chromium_reports_no_violation_on_the_pages(demo, live_server, phone):
     demo.camille.user.set_password(PASSWORD)  # seed_demo gives demo agents no password outside DEBUG
     demo.camille.user.save()
     page = phone()

@@ -6,6 +6,7 @@ import datetime
 import io
 import json
 import logging.config
+import os
 
 import pytest
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.core.cache import cache
 
 from notifications import sms
 
+from ..servers import IN_CI
+from . import browser
 from .brevo_standin import BrevoStandin
 from .smtp_server import SMTPServer
 from .twilio_standin import TwilioStandin
@@ -143,3 +146,45 @@ def json_log():
         yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     finally:
         logging.config.dictConfig(settings.LOGGING)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium driven by Playwright (one browser per test module; each test opens its
+    own context). Installed with apt-get when missing; a failure in CI, a skip elsewhere."""
+    problem = browser.install_chromium()
+    if problem:
+        if IN_CI:
+            pytest.fail(problem)
+        print(f"\nSkipping browser tests: {problem}")
+        pytest.skip(problem)
+    # Playwright's sync API runs an event loop in this thread; the test's own database
+    # calls are still synchronous. Allowed while the browser runs only.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=browser.CHROMIUM, args=browser.CHROMIUM_ARGS)
+            yield launched
+            launched.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def phone(chromium):
+    """`phone(**context_options)`: a new page on a 390 x 844 touch screen, in French."""
+
+    def new_page(**options):
+        context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                       locale="fr-FR", **options)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    return new_page
