@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('appointments', '0008_remove_reminder_due_at'),
-        ('notifications', '0010_reminder_sms_names_the_days_appointments'),
+        ('notifications', '0013_retentionrun_status_events_deleted'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0011_notification_indexes'),
+        ('notifications', '0012_notification_indexes'),
     ]
 
     operations = [

@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('appointments', '0008_remove_reminder_due_at'),
-        ('notifications', '0010_reminder_sms_names_the_days_appointments'),
+        ('notifications', '0011_delivery_liveness'),
     ]
 
     operations = [
