@@ -36,7 +36,7 @@ def main():
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--drain", type=int, default=10_000,
+    parser.add_argument("--drain", type=int, default=100_000,
                         help="reminders in the drain run; drain_100k_s is extrapolated from it when under 100,000")
     parser.add_argument("--keep-db", action="store_true",
                         help="reuse the rdv_bench database as it is, and the figures of the sections not run again")

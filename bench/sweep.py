@@ -46,9 +46,10 @@ def planned_per_appointment():
     return round(PlannedReminder.objects.count() / max(Appointment.objects.count(), 1), 2)
 
 
-def make_due(count):
-    """Exactly `count` planned reminders due now, picked at random among those still ahead;
-    the ones seed_demo left overdue already count as sent."""
+def make_due(count, channels=None):
+    """Exactly `count` planned reminders due now, picked at random among those still ahead (of
+    the touches on `channels` only, when given); the ones seed_demo left overdue already count
+    as sent."""
     from notifications.models import PlannedReminder, ReminderState
 
     now = timezone.now()
@@ -56,9 +57,9 @@ def make_due(count):
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE notifications_plannedreminder SET due_at = %s WHERE id IN ("
-            " SELECT id FROM notifications_plannedreminder WHERE status = %s"
+            " SELECT id FROM notifications_plannedreminder WHERE status = %s AND (%s IS NULL OR channels = %s)"
             " ORDER BY random() LIMIT %s)",
-            [now - timedelta(minutes=1), ReminderState.PLANNED, count],
+            [now - timedelta(minutes=1), ReminderState.PLANNED, channels, channels, count],
         )
         return cursor.rowcount
 

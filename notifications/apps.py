@@ -16,7 +16,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self):
-        from . import checks, receivers, tasks, webhooks  # noqa: F401  (register checks, receivers and tasks)
+        from . import checks, receivers, webhooks  # noqa: F401  (register checks, connect receivers)
         from appointments import notices
 
         from .marks import citizen_marks

@@ -70,7 +70,9 @@ def recover_by_age(now=None):
     Returns (re-enqueued, flagged)."""
     now = now or timezone.now()
     cutoff = now - STALLED_AFTER
-    lost = list(Notification.objects.filter(status=Status.PENDING, updated_at__lt=cutoff).values_list("pk", "channel")[:10_000])
+    # Unordered: the model's default ordering would sort every pending record to take 10,000.
+    lost = list(Notification.objects.filter(status=Status.PENDING, updated_at__lt=cutoff).order_by()
+                .values_list("pk", "channel")[:10_000])
     if lost:
         Notification.objects.filter(pk__in=[pk for pk, _ in lost], status=Status.PENDING).update(updated_at=now)
         enqueue(lost)

@@ -42,7 +42,7 @@ def test_the_pipeline_figures_are_the_deep_checks(collector, settings):
     assert figures[("rdv_sms_breaker_open", (("provider", "twilio"),))] == 0
     assert figures[("rdv_sms_breaker_open", (("provider", "brevo"),))] == 0
     assert {labels for name, labels in figures if name == "rdv_queue_length"} == {
-        (("queue", "celery"),), (("queue", "sms"),), (("queue", "email"),)}
+        (("queue", "celery"),), (("queue", "periodic"),), (("queue", "sms"),), (("queue", "email"),)}
 
 
 def test_a_sweep_never_recorded_has_no_age_and_fails(collector):

@@ -227,7 +227,7 @@ def test_an_sms_only_reminder_to_a_marked_number_becomes_an_email(demo, committe
                                            channel=Channel.SMS, sequence=appointment.sequence, stage=48, to=MOBILE)
     mail.outbox = []
     with committed():
-        assert deliver(reminder.pk) == "cancelled"
+        assert deliver(reminder.pk).status == Status.CANCELLED
     reminder.refresh_from_db()
     assert reminder.status == Status.CANCELLED and "signalé injoignable" in reminder.error_message
     email = Notification.objects.get(appointment=appointment, event=Event.REMINDER, channel=Channel.EMAIL)

@@ -169,10 +169,10 @@ def default_route(passed_over=()):
 
 
 def organisation_route_names(organisation):
-    """The providers of the organisation's own route, or None (one query)."""
-    from notifications.models import OrganisationSmsRoute
-
-    providers = OrganisationSmsRoute.objects.filter(organisation_id=organisation.pk).values_list("providers", flat=True).first()
+    """The providers of the organisation's own route, or None (one query). Through the reverse
+    relation's model, so that this module (which models.py imports) imports no model."""
+    routes = type(organisation).sms_route.related.related_model.objects
+    providers = routes.filter(organisation_id=organisation.pk).values_list("providers", flat=True).first()
     return split_names(providers) if providers else None
 
 
