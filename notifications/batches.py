@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from appointments.models import Channel
 
-from . import delivery, liveness
+from . import delivery, liveness, unreachable
 from .errors import TransientDeliveryError
 from .senders import SendingThreads, thread_router
 
@@ -134,9 +134,10 @@ class Batch:
         self._count("skipped", len(chunk) - len(claimed))
         notifications = delivery.load_many(claimed, self.lookups)
         suppressed = delivery.suppressed_in(notifications)
+        marked = unreachable.marked_among([n.to for n in notifications]) if self.channel == Channel.SMS else None
         for notification in notifications:
             self.loaded[notification.pk] = notification
-            outcome = delivery.check(notification, now, suppressed=notification.pk in suppressed)
+            outcome = delivery.check(notification, now, suppressed=notification.pk in suppressed, marked=marked)
             if outcome is None:
                 try:
                     message, segments = delivery.prepare(notification)

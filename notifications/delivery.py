@@ -29,7 +29,7 @@ told a stale time), while a message in doubt can be found and settled:
 How wide the window is: a single-message task holds one record in it. A batch claims records
 only when a sending thread is free to take them at once, so its window holds at most
 SEND_CONCURRENCY records in flight plus the answers not yet recorded (recorded every
-batches.RECORD_EVERY answers): about 26 records per worker process with the defaults, each of
+batches.RECORD_EVERY answers): about 42 records per worker process with the defaults, each of
 which did reach the provider unless the process died within the instant between its claim and
 its request.
 """
@@ -140,9 +140,10 @@ def load_many(ids, lookups=None):
     return notifications
 
 
-def why_not_send(notification, now, suppressed=None):
+def why_not_send(notification, now, suppressed=None, marked=None):
     """The reason this notification must no longer go out, or None. `suppressed`: whether
-    its address is on the suppression list, when the caller looked it up for many at once."""
+    its address is on the suppression list, `marked`: the numbers marked unreachable, when the
+    caller looked them up for many at once."""
     appointment = notification.appointment
     if appointment.starts_at <= now:
         return "Le rendez-vous a déjà commencé."
@@ -162,12 +163,12 @@ def why_not_send(notification, now, suppressed=None):
         suppressed = is_suppressed(notification.channel, notification.to)
     if suppressed:
         return "Numéro ou adresse sur la liste d'opposition."
-    return unreachable.refusal(notification)  # an SMS to a number marked unreachable: its email instead
+    return unreachable.refusal(notification, marked)  # an SMS to a number marked unreachable: its email instead
 
 
-def check(notification, now, suppressed=None):
+def check(notification, now, suppressed=None, marked=None):
     """The Outcome of a record that must not be sent (cancelled, limited), or None."""
-    reason = why_not_send(notification, now, suppressed)
+    reason = why_not_send(notification, now, suppressed, marked)
     if reason:
         return Outcome(notification.pk, Status.CANCELLED, "cancelled", "cancelled", fields={"error_message": reason})
     # Counted once per record (a retry after a transient error was counted by its first try).

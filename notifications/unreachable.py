@@ -105,13 +105,22 @@ def sms_failed(notification, code, provider):
     return True
 
 
-def refusal(notification):
+def marked_among(numbers):
+    """The numbers of `numbers` (normalised) marked unreachable, in one query: what a batch asks."""
+    normalised = {normalise(Channel.SMS, number) for number in numbers} - {""}
+    return set(UnreachableNumber.objects.filter(phone__in=normalised).values_list("phone", flat=True))
+
+
+def refusal(notification, marked=None):
     """Why the delivery must not attempt this SMS: its number is marked unreachable (None
-    otherwise). Its email takes its place, as for a failure."""
+    otherwise). Its email takes its place, as for a failure. `marked`: the marked numbers among
+    a batch's, when the caller looked them up at once."""
     if notification.channel != Channel.SMS:
         return None
     number = normalise(Channel.SMS, notification.to)
-    if not number or not UnreachableNumber.objects.filter(phone=number).exists():
+    if not number:
+        return None
+    if not (number in marked if marked is not None else UnreachableNumber.objects.filter(phone=number).exists()):
         return None
     emails = fall_back_to_email(notification, number)
     log.info("notification %s: not attempted, its number is marked unreachable; %d fallback email(s)",

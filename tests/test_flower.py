@@ -12,7 +12,9 @@ from notifications.health import record_sweep
 from notifications.metrics import PipelineCollector
 
 from .servers import REDIS_URL
-from .support.processes import celery_worker, flower, flush_redis, poll, process_env, tasks_go_to_broker
+from .support.processes import (
+    celery_worker, flower, flush_redis, poll, process_env, tasks_go_to_broker, twilio_standin_process,
+)
 
 LOGIN = "ops:correct-horse-battery"
 
@@ -95,3 +97,38 @@ def test_flower_serves_its_metrics_and_the_pipelines_behind_its_login(settings):
         assert shown, task_page[-3000:]
         local = datetime.strptime(shown.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
         assert shown.group(2) == local.tzname()  # the label matches the zone's offset that day
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_that_fails_for_good_is_a_failure_in_flower(demo):
+    """Recorded first (failed, with Twilio's code), then its task ends as FAILURE: Flower's task
+    list and its metrics count it, where they used to show SUCCESS."""
+    import json
+
+    from notifications.models import Notification, Status
+
+    flush_redis()
+    with twilio_standin_process(validation="fast") as twilio:
+        twilio.fail_next(count=1, status=400, code=21211)  # "invalid 'To' phone number": permanent
+        env = process_env(**twilio.settings(), FLOWER_BASIC_AUTH=LOGIN, CACHE_URL=REDIS_URL)
+        with celery_worker(env) as worker, flower(env) as flower_process, tasks_go_to_broker():
+            poll(lambda: worker.nodename in flower_process.get("/api/workers", auth=LOGIN)[1], 60,
+                 lambda: flower_process.log_text()[-3000:])
+            demo.book()
+
+            def failed_tasks():
+                status, text = flower_process.get("/api/tasks?state=FAILURE", auth=LOGIN)
+                tasks = json.loads(text) if status == 200 else {}
+                return [task for task in tasks.values() if task["name"] == "notifications.send_sms"]
+
+            [task] = poll(failed_tasks, 60, lambda: flower_process.log_text()[-3000:])
+            worker.wait_idle()
+            status, text = flower_process.get("/metrics", auth=LOGIN)
+    sms = Notification.objects.get(channel="sms")
+    assert (sms.status, sms.error_code) == (Status.FAILED, "21211")
+    assert task["state"] == "FAILURE" and "NotificationFailed" in task["exception"]
+    assert status == 200
+    assert f'flower_events_total{{task="notifications.send_sms",type="task-failed",worker="{worker.nodename}"}} 1.0' in text
