@@ -15,7 +15,7 @@ from appointments.consent import CONSENT_TEXT_VERSION
 from appointments.models import Appointment, ConsentRecord, Contact, Motif
 
 from .public_pages import CONTACT, book, first_slot_url, slot_start, text
-from .support.dates import upcoming
+from .support.dates import last_afternoon, upcoming
 from .factories import appointment_form, next_weekday
 from .notifying import planned_due
 
@@ -101,7 +101,10 @@ def test_the_agent_is_told_who_receives_what_and_warned_about_who_gets_nothing(c
     assert "Ce que les usagers recevront" in change and "Zoé Martin ne recevra aucun message" in change
 
 
-def test_the_agent_form_says_no_reminder_within_the_delay(camille_client, demo):
+def test_the_agent_form_says_no_reminder_within_the_delay(camille_client, demo, time_machine):
+    # An afternoon (the latest 14:00): after midnight, the 48-hour touch of tomorrow 23:30 falls in
+    # the quiet hours and, already past, moves to their end — a reminder after all.
+    time_machine.move_to(last_afternoon(PARIS))
     contact = demo.contact()
     tomorrow = timezone.localdate() + timedelta(days=1)  # 23:30 tomorrow: always under 48 hours away
     response = camille_client.post("/admin/appointments/appointment/add/", appointment_form(

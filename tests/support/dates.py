@@ -41,3 +41,12 @@ def next_offset_change(zone, *, to_summer, after_days=30):
             return day
         day += timedelta(days=1)
     raise LookupError(f"{zone} changes its clocks no more")
+
+
+def last_afternoon(zone, hour=14):
+    """The latest `hour` o'clock (local) not after now: for a test whose rule depends on the time
+    of day (the quiet hours), moved back to a daytime hour rather than forward (a session opened
+    by a fixture stays valid)."""
+    now = timezone.localtime(timezone.now(), zone)
+    moment = datetime.combine(now.date(), time(hour), tzinfo=zone)
+    return moment if moment <= now else moment - timedelta(days=1)
