@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from . import processes
+from . import database, processes
 
 CONNECTIONS = 32
 DURATION_S = 15
@@ -67,7 +67,8 @@ def targets():
     from django.urls import reverse
     from django.utils import timezone
 
-    from appointments.models import Appointment, AppointmentStatus, LocationType, Motif, OpeningHours
+    from appointments.models import Appointment, AppointmentStatus, LocationType, Motif, OpeningHours, Place
+    from appointments.zones import zone_for
 
     hours = OpeningHours.objects.filter(motifs__bookable_publicly=True).select_related("place").first()
     motif = hours.motifs.filter(bookable_publicly=True).first()
@@ -77,10 +78,13 @@ def targets():
     on_site = public.filter(location_type=LocationType.ON_SITE)
     pairs = sorted(set(OpeningHours.motifs.through.objects.filter(motif__in=on_site).values_list(
         "motif_id", "openinghours__place_id")))
-    today = timezone.localdate()
-    weeks = [""] + [(today + timedelta(weeks=w)).isoformat() for w in range(1, settings.BOOKING_MAX_WEEKS_AHEAD + 1)]
-    places = [f"{reverse('booking_slots')}?motif={m}&lieu={p}" + (f"&semaine={week}" if week else "")
-              for week in weeks for m, p in pairs]
+    # Weeks count from the place's own date: at 01:00 in Paris it is still yesterday in
+    # Guadeloupe, where Paris' 13th week ahead is a day beyond the window (404).
+    now = timezone.now()
+    local_today = {place.pk: timezone.localdate(now, zone_for(place.organisation, place))
+                   for place in Place.objects.filter(pk__in={p for _, p in pairs}).select_related("organisation")}
+    places = [f"{reverse('booking_slots')}?motif={m}&lieu={p}" + (f"&semaine={(local_today[p] + timedelta(weeks=w)).isoformat()}" if w else "")
+              for w in range(settings.BOOKING_MAX_WEEKS_AHEAD + 1) for m, p in pairs]
     tokens = Appointment.objects.filter(status=AppointmentStatus.CONFIRMED).values_list("token", flat=True)[:1000]
     return {
         "bare": ["/bench/bare"],
@@ -93,6 +97,17 @@ def targets():
     }
 
 
+def _ensure_data():
+    """The demo's organisations and 10,000 appointments, when the sweep section did not seed
+    this database (`--only pages` on a fresh one): the link pages need appointments."""
+    from appointments.models import Appointment, OpeningHours
+
+    if not OpeningHours.objects.exists():
+        database.manage("seed_demo")
+    if Appointment.objects.count() < 1000:
+        database.seed(10_000)
+
+
 def run():
     """Each page between two short runs of the bare view, its ratio against their mean: the
     machine is shared, its load drifts within a run, and a single bare figure taken at the
@@ -100,6 +115,7 @@ def run():
     from django.urls import NoReverseMatch
 
     ensure_wrk()
+    _ensure_data()
     try:
         paths = targets()
     except NoReverseMatch as exc:
