@@ -23,10 +23,19 @@ reader takes the tokens *before* reading the database, so a page rendered from d
 than a commit carries a token that the commit has already replaced, or is about to: it is
 never served again.
 
-Entries live PUBLIC_PAGE_CACHE_SECONDS (15 s by default): what depends on the clock alone (the
-minimum lead time, the day changing) is at most that old, and booking checks the slot again
-anyway (views.contact_details). A change made without our services (bulk SQL, seed_demo
---appointments) is likewise visible within that delay.
+An entry is fresh for PUBLIC_PAGE_CACHE_SECONDS (15 s by default), less a random fifth so
+that the entries rendered together in a rush do not all fall due in the same second: what
+depends on the clock alone (the minimum lead time, the day changing) is at most that old, and
+booking checks the slot again anyway (views.contact_details). A change made without our
+services (bulk SQL, seed_demo --appointments) is likewise visible within that delay.
+
+Once fresh time is over, one request renders the page again (it wins `cache.add` on the
+entry's renewal key) while the others are still served the copy it replaces, for the few
+milliseconds that render takes: under a rush a popular page never makes every worker render
+it at once, nor a citizen wait for a render. Only an entry whose versions are current is served
+this way (a booking's change is never late); if the renewing render fails, another request
+renews once RENEW_SECONDS have passed, and an entry is never kept STALE_SECONDS past its fresh
+time.
 
 The cache must be shared by every web process (Redis): with a per-process cache (locmem), a
 change made in one process would not reach the others, so the default turns the page cache off
@@ -34,7 +43,9 @@ unless CACHE_URL names a shared cache (rdv/settings.py).
 """
 
 import logging
+import random
 import secrets
+import time
 from functools import wraps
 
 from django.conf import settings
@@ -48,6 +59,13 @@ logger = logging.getLogger(__name__)
 CATALOGUE = "pages:v:catalogue"
 # Versions outlive many entries; one that expires is simply created again (a cache miss).
 VERSION_SECONDS = 24 * 3600
+# Part of the key: an entry is (versions, fresh until, body); a process of a previous release
+# still running during a deploy reads only entries of its own shape.
+ENTRY_FORMAT = 2
+# How long past its fresh time an entry may still be served while one request renews it, and
+# how long that request holds the renewal before another may take it over.
+STALE_SECONDS = 60
+RENEW_SECONDS = 5
 
 
 def slot_version_key(motif_id, place_id):
@@ -89,22 +107,24 @@ def cached_page(page_key):
             if spec is None:
                 return view(request, *args, **kwargs)
             name, version_keys = spec
-            entry_key = f"pages:{get_language()}:{name}"
+            entry_key = f"pages:{ENTRY_FORMAT}:{get_language()}:{name}"
             try:
                 tokens, entry = _read(version_keys, entry_key)
+                if entry is not None and entry[0] == tokens and (time.time() < entry[1] or not _renewal_won(entry_key)):
+                    return HttpResponse(entry[2])
             except Exception:  # the cache server being down must not take the pages down
                 logger.warning("public page cache unreachable", exc_info=True)
                 return view(request, *args, **kwargs)
-            if entry is not None and entry[0] == tokens:
-                return HttpResponse(entry[1])
             # Rendered after reading the versions: a commit between the two leaves this copy
             # under a version it has replaced (or is about to), never served. The copy is
             # served to everyone: these pages hold no per-request value (no form, no CSRF
             # token, no CSP nonce: the public base template uses none).
             response = view(request, *args, **kwargs)
             if tokens is not None and response.status_code == 200 and not response.streaming and not response.cookies:
+                fresh_for = settings.PUBLIC_PAGE_CACHE_SECONDS * random.uniform(0.8, 1.0)
                 try:
-                    cache.set(entry_key, (tokens, response.content), settings.PUBLIC_PAGE_CACHE_SECONDS)
+                    cache.set(entry_key, (tokens, time.time() + fresh_for, response.content), fresh_for + STALE_SECONDS)
+                    cache.delete(_renewal_key(entry_key))
                 except Exception:
                     logger.warning("public page cache unreachable", exc_info=True)
             return response
@@ -112,6 +132,15 @@ def cached_page(page_key):
         return wrapped
 
     return decorator
+
+
+def _renewal_key(entry_key):
+    return f"{entry_key}:renewing"
+
+
+def _renewal_won(entry_key):
+    """True for the one request that renders an entry past its fresh time again."""
+    return cache.add(_renewal_key(entry_key), 1, RENEW_SECONDS)
 
 
 # --- Replacing versions, once the change is committed --------------------------------------------

@@ -7,10 +7,13 @@ from datetime import time, timedelta
 
 import pytest
 import redis
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from appointments import page_cache as page_cache_module
 from appointments import services
 from appointments.models import AppointmentAgent, BookedBy, LocationType, Motif, OpeningHours
 
@@ -243,3 +246,84 @@ def test_the_pages_still_answer_when_redis_is_down(demo, settings):
     settings.PUBLIC_PAGE_CACHE_SECONDS = 15
     starts_at = monday_ten(demo)
     assert starts_at in offered(slot_page(Client(), demo.cni, demo.lyon_place, starts_at))
+
+
+
+def entry_key(demo, starts_at):
+    day = starts_at.astimezone(demo.lyon_place.zone).date().isoformat()
+    return f"pages:{page_cache_module.ENTRY_FORMAT}:fr:slots:{demo.cni.pk}:{demo.lyon_place.pk}:{day}"
+
+
+def hold_renewal(demo, starts_at):
+    """Take the renewal of the slot page's entry, as a request rendering it again does."""
+    key = entry_key(demo, starts_at)
+    assert cache.get(key) is not None  # the key built here is the page's
+    assert cache.add(page_cache_module._renewal_key(key), 1, 60)
+
+
+def release_renewal(demo, starts_at):
+    cache.delete(page_cache_module._renewal_key(entry_key(demo, starts_at)))
+
+
+@pytest.fixture
+def frozen_clock(time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    return time_machine
+
+
+def test_past_its_fresh_time_the_copy_is_served_only_while_another_request_renders_it(demo, page_cache, frozen_clock):
+    starts_at = monday_ten(demo)
+    tuesday = starts_at + timedelta(days=1)
+    booked = [services.book(motif=demo.cni, place=demo.lyon_place, starts_at=tuesday, agents=[agent],
+                            contacts=[demo.contact()], booked_by=BookedBy.AGENT) for agent in (demo.camille, demo.julien)]
+    client = Client()
+    slot_page(client, demo.cni, demo.lyon_place, starts_at)
+    # Moved behind the services' back (no version replaced): only a new render shows it.
+    AppointmentAgent.objects.filter(appointment__in=booked).update(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20))
+    frozen_clock.shift(page_cache.PUBLIC_PAGE_CACHE_SECONDS + 1)
+
+    hold_renewal(demo, starts_at)
+    during = slot_page(client, demo.cni, demo.lyon_place, starts_at)
+    release_renewal(demo, starts_at)  # the other request failed: the renewal is free again
+    renewed = slot_page(client, demo.cni, demo.lyon_place, starts_at)
+
+    assert from_cache(during) and starts_at in offered(during)
+    assert not from_cache(renewed) and starts_at not in offered(renewed) and tuesday in offered(renewed)
+    assert from_cache(slot_page(client, demo.cni, demo.lyon_place, starts_at))
+
+
+def test_past_its_fresh_time_a_replaced_version_is_never_served_even_while_renewing(demo, page_cache, frozen_clock):
+    starts_at = monday_ten(demo)
+    client = Client()
+    slot_page(client, demo.cni, demo.lyon_place, starts_at)
+    frozen_clock.shift(page_cache.PUBLIC_PAGE_CACHE_SECONDS + 1)
+    hold_renewal(demo, starts_at)
+
+    for agent in (demo.camille, demo.julien):
+        services.book(motif=demo.cni, place=demo.lyon_place, starts_at=starts_at, agents=[agent],
+                      contacts=[demo.contact()], booked_by=BookedBy.AGENT)
+
+    after = slot_page(client, demo.cni, demo.lyon_place, starts_at)
+    assert not from_cache(after) and starts_at not in offered(after)
+
+
+def test_past_its_fresh_time_the_page_is_rendered_once_then_served_from_the_cache(demo, page_cache, frozen_clock):
+    starts_at = monday_ten(demo)
+    client = Client()
+    slot_page(client, demo.cni, demo.lyon_place, starts_at)
+    assert from_cache(slot_page(client, demo.cni, demo.lyon_place, starts_at))
+    frozen_clock.shift(page_cache.PUBLIC_PAGE_CACHE_SECONDS + 1)
+
+    renewing, after = (slot_page(client, demo.cni, demo.lyon_place, starts_at) for _ in range(2))
+
+    assert not from_cache(renewing) and from_cache(after)
+
+
+def test_an_entry_is_fresh_for_at_most_the_setting_and_kept_a_bounded_time_after(demo, page_cache, frozen_clock):
+    starts_at = monday_ten(demo)
+    slot_page(Client(), demo.cni, demo.lyon_place, starts_at)
+    _, fresh_until, _ = cache.get(entry_key(demo, starts_at))
+    seconds = page_cache.PUBLIC_PAGE_CACHE_SECONDS
+    assert 0.8 * seconds <= fresh_until - timezone.now().timestamp() <= seconds
+    ttl = redis.Redis.from_url(REDIS_URL).ttl(cache.make_and_validate_key(entry_key(demo, starts_at)))
+    assert 0 < ttl <= seconds + page_cache_module.STALE_SECONDS
