@@ -327,3 +327,32 @@ def test_an_entry_is_fresh_for_at_most_the_setting_and_kept_a_bounded_time_after
     assert 0.8 * seconds <= fresh_until - timezone.now().timestamp() <= seconds
     ttl = redis.Redis.from_url(REDIS_URL).ttl(cache.make_and_validate_key(entry_key(demo, starts_at)))
     assert 0 < ttl <= seconds + page_cache_module.STALE_SECONDS
+
+
+def test_a_slot_booked_and_moved_in_the_admin_shows_at_once(demo, page_cache, camille_client):
+    from appointments.models import Appointment
+
+    from .factories import appointment_form
+
+    starts_at = monday_ten(demo)
+    eleven = starts_at + timedelta(hours=1)
+    day = starts_at.astimezone(demo.lyon_place.zone).date()
+    for when in (starts_at, eleven):
+        services.book(motif=demo.cni, place=demo.lyon_place, starts_at=when, agents=[demo.julien],
+                      contacts=[demo.contact()], booked_by=BookedBy.AGENT)
+    citizen = Client()
+    slot_page(citizen, demo.cni, demo.lyon_place, starts_at)
+    before = slot_page(citizen, demo.cni, demo.lyon_place, starts_at)
+    assert from_cache(before) and {starts_at, eleven} <= offered(before)
+    contact = demo.contact()
+
+    added = camille_client.post("/admin/appointments/appointment/add/", appointment_form(demo, contact, day=day))
+    assert added.status_code == 302
+    assert starts_at not in offered(slot_page(citizen, demo.cni, demo.lyon_place, starts_at))
+
+    booked = Appointment.objects.get(contacts=contact)
+    moved = camille_client.post(f"/admin/appointments/appointment/{booked.pk}/change/",
+                                appointment_form(demo, contact, day=day, time="11:00"))
+    assert moved.status_code == 302
+    after = offered(slot_page(citizen, demo.cni, demo.lyon_place, starts_at))
+    assert starts_at in after and eleven not in after
