@@ -12,8 +12,10 @@ Three checks, each a read of a few milliseconds:
   released for a retry is pending too, and the recovery sweep re-touches lost ones, so
   updated_at would make a message stuck for an hour look a few minutes old. One row read
   through the partial index notification_pending_age_idx (only pending rows, by created_at).
-- sms_providers: not every SMS provider's circuit breaker is open (sms/breaker.py, state in the
-  shared cache). A half-open breaker lets a probe through, so it counts as usable.
+- sms_providers: every SMS route (sms/routes.py: the default one, each territory's, each
+  organisation's) has a provider whose circuit breaker is not open (sms/breaker.py, state in
+  the shared cache): a territory whose only provider is failing has its SMS held, even while
+  the mainland's go out. A half-open breaker lets a probe through, so it counts as usable.
 
 Ages are whole seconds; None when there is nothing to measure (no sweep recorded yet).
 """
@@ -25,8 +27,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from .models import Heartbeat, Notification, Status
-from .sms import configured_backends
 from .sms.breaker import breaker_states
+from .sms.routes import every_route_names
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,9 @@ def oldest_pending_notification(now):
 
 
 def sms_providers():
-    states = breaker_states([cls.name for cls in configured_backends()])
-    return Check(any(state != "open" for state in states.values()))
+    routes = every_route_names()
+    states = breaker_states(sorted({name for route in routes for name in route}))
+    return Check(all(any(states[name] != "open" for name in route) for route in routes))
 
 
 def deep_checks(now=None, database=True):

@@ -257,3 +257,31 @@ def test_the_deep_check_fails_while_beat_is_stopped_and_recovers_once_it_sweeps(
             poll(lambda: deep(client)[0] == 200, 60, lambda: (deep(client), beat.log_text()[-2000:]))
             assert "Sending due task send-due-reminders" in beat.log_text()
     assert sweep.get().at > stale + timedelta(minutes=5)
+
+
+def test_a_territory_whose_every_provider_is_open_fails_the_check_while_the_mainland_sends(client, healthy, settings):
+    settings.SMS_BACKENDS = ["twilio"]
+    settings.SMS_BACKENDS_BY_TERRITORY = "America/Guadeloupe=brevo"
+    Breaker("brevo").failure(ProviderUnavailable("402", code="402"))
+    assert deep(client)[1]["failing"] == ["sms_providers"]  # Guadeloupe's SMS are held
+    settings.SMS_BACKENDS_BY_TERRITORY = "America/Guadeloupe=brevo,twilio"
+    assert deep(client)[0] == 200  # twilio takes them over
+
+
+def test_an_organisation_route_whose_every_provider_is_open_fails_the_check(client, healthy, settings, demo):
+    from notifications.models import OrganisationSmsRoute
+
+    settings.SMS_BACKENDS = ["twilio"]
+    # Both providers configured on this server (a route's provider that is not is passed over).
+    settings.BREVO_API_KEY, settings.BREVO_WEBHOOK_SECRET = "key", "user:password"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_FROM = "AC" + "0" * 32, "token", "RDV"
+    route = OrganisationSmsRoute.objects.create(organisation=demo.lyon, providers="brevo")
+    Breaker("brevo").failure(ProviderUnavailable("402", code="402"))
+    assert deep(client)[1]["failing"] == ["sms_providers"]
+    route.providers = "brevo,twilio"
+    route.save()
+    assert deep(client)[0] == 200
+    settings.BREVO_API_KEY = ""  # not configured here: the route falls back to the default one
+    route.providers = "brevo"
+    route.save()
+    assert deep(client)[0] == 200

@@ -23,6 +23,7 @@ import functools
 import logging
 import zoneinfo
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.translation import gettext as _
@@ -206,3 +207,26 @@ def resolve(organisation):
     if territory in routes:
         return Route([backend_class(name) for name in routes[territory]], Route.TERRITORY, territory, passed_over)
     return default_route(passed_over)
+
+
+def every_route_names():
+    """Each distinct list of providers an SMS may take on this server, for the deep health
+    check: the default route, each territory's, and each organisation route's providers that
+    are configured here (one query). An organisation route with none configured here falls
+    back to another route, already listed."""
+    # By name, as organisation_route_names: models.py imports this module.
+    routes_model = apps.get_model("notifications", "OrganisationSmsRoute")
+    routes = {tuple(configured_names())}
+    routes.update(tuple(names) for names in territory_routes().values())
+    for providers in routes_model.objects.values_list("providers", flat=True).distinct():
+        usable = []
+        for name in split_names(providers):
+            try:
+                cls = backend_class(name)
+            except ImproperlyConfigured:
+                continue
+            if configured_here(cls):
+                usable.append(cls.name)
+        if usable:
+            routes.add(tuple(usable))
+    return sorted(routes)
