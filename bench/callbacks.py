@@ -7,13 +7,11 @@ just delivered: `callbacks_vs_sms_rate` compares them with the SMS delivered per
 drain (target: at least twice as fast, so a reminder peak never backs the web tier up).
 """
 
-import tempfile
-from pathlib import Path
 from urllib.parse import urlencode
 
 from . import processes
 from .env import bench_env
-from .pages import CONNECTIONS, DURATION_S, HERE, ensure_wrk
+from .pages import ensure_wrk, wrk
 
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 REPORTS = 20_000
@@ -39,24 +37,14 @@ def reports(base_url, limit=REPORTS):
 
 
 def run():
-    import json
-    import subprocess
-
-    wrk = ensure_wrk()
+    ensure_wrk()
     base_url = bench_env()["PUBLIC_BASE_URL"]
     lines = reports(base_url)
     if not lines:
         return {"callbacks_skipped": "no SMS delivered by a drain in this database (run the pipeline section first)"}
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
-        listing.write("".join(f"{path}\t{body}\t{signature}\n" for path, body, signature in lines))
     with processes.gunicorn(TWILIO_AUTH_TOKEN=AUTH_TOKEN) as server:
         server.wait_ready()
-        command = [wrk, "-t", "2", "-c", str(CONNECTIONS), "-d", f"{DURATION_S}s", "--timeout", "5s",
-                   "-s", str(HERE / "wrk_posts.lua"), server.url, "--", listing.name]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    Path(listing.name).unlink()
-    report = json.loads(output.strip().splitlines()[-1])
+        report = wrk(server.url, [f"{path}\t{body}\t{signature}" for path, body, signature in lines])
     if report["non_2xx"] or report["socket_errors"]:
         raise RuntimeError(f"status callbacks refused or lost: {report}")
-    return {"callbacks_reports": len(lines), "callbacks_per_s": round(report["requests"] / report["duration_s"], 1),
-            "callbacks_p95_ms": report["p95_ms"]}
+    return {"callbacks_reports": len(lines), "callbacks_per_s": report["rps"], "callbacks_p95_ms": report["p95_ms"]}

@@ -33,11 +33,13 @@ def _is_root():
     return os.geteuid() == 0
 
 
-def wrk(url, paths, duration=DURATION_S, connections=CONNECTIONS):
+def wrk(url, requests, duration=DURATION_S, connections=CONNECTIONS):
+    """Load `url` with wrk cycling through `requests` (lines of bench/wrk_requests.lua: a path
+    to GET, or path, form body and Twilio signature separated by tabs to POST); its report."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
-        listing.write("\n".join(paths) + "\n")
+        listing.write("\n".join(requests) + "\n")
     command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s",
-               "-s", str(HERE / "wrk_report.lua"), url, "--", listing.name]
+               "-s", str(HERE / "wrk_requests.lua"), url, "--", listing.name]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     report = json.loads(output.strip().splitlines()[-1])
     report["rps"] = round(report["requests"] / report["duration_s"], 1)
