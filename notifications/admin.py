@@ -404,7 +404,7 @@ class UnreachableContactAdmin(ReadOnlyAdmin):
     actions = ["lift_marks"]
 
     def get_queryset(self, request):
-        marks = UnreachableNumber.objects.filter(phone=OuterRef("phone"))
+        marks = unreachable.in_force(UnreachableNumber.objects.filter(phone=OuterRef("phone")))
         contacts = scope(super().get_queryset(request), request).filter(Exists(marks)).annotate(
             mark_code=Subquery(marks.values("code")[:1]), mark_provider=Subquery(marks.values("provider")[:1]),
             mark_at=Subquery(marks.values("marked_at")[:1]),

@@ -15,7 +15,8 @@
   received is blanked too. The consent log (ConsentRecord) stays: it holds no personal data
   and is the proof of what was agreed.
 - The free text of appointments past the same delay (home address, cancellation reason).
-- A number marked unreachable (notifications/unreachable.py) once no contact holds it.
+- A number marked unreachable (notifications/unreachable.py) once no contact holds it, or once
+  its temporary mark has lapsed.
 
 Each pass records its counts in RetentionRun. It is idempotent: what is blank stays blank.
 Runs daily from the beat schedule (`notifications.apply_retention`).
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from appointments.models import Appointment, Contact
 
+from . import unreachable
 from .models import EmailOutboxMessage, Notification, RetentionRun, SmsOutboxMessage, StatusEvent, UnreachableNumber
 
 log = logging.getLogger(__name__)
@@ -121,7 +123,7 @@ def apply_retention(now=None):
     # A number marked unreachable that no contact holds any more (corrected, anonymised): its
     # mark served nobody, and a phone number is personal data.
     unheld = UnreachableNumber.objects.filter(~Exists(Contact.objects.filter(phone=OuterRef("phone"))))
-    numbers = _delete_in_batches(unheld)
+    numbers = _delete_in_batches(unheld) + _delete_in_batches(unreachable.lapsed(now))
 
     appointments = _in_batches(
         Appointment.objects.filter(ends_at__lt=contact_cutoff).filter(~Q(address="") | ~Q(cancellation_reason="")),

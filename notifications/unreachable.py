@@ -19,12 +19,21 @@ appointments.notices) and in the data-quality list of the admin; correcting the 
 number lifts it for that contact and offers to resend what did not go through
 (`number_corrected()`).
 
+A code that may only mean "not now" (Twilio 30003: a phone switched off, out of coverage, a
+line suspended for a while: `TEMPORARY_CODES`) marks the number for UNREACHABLE_TEMPORARY_DAYS
+after its latest failure only (`in_force()`); then the next SMS is attempted again, and a new
+failure marks it anew. Without that, a citizen whose phone was off one weekend would never get
+an SMS again unless an agent "corrected" a number that is right. Retention deletes lapsed marks.
+
 Phone numbers never go to the logs: record ids and provider codes only.
 """
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
@@ -55,6 +64,9 @@ NUMBER_CODES = {
     },
 }
 
+# The codes among those that may say "not now" rather than "never" (see above).
+TEMPORARY_CODES = {"twilio": {"30003"}}
+
 # The messages whose email goes instead when their SMS cannot reach the number.
 FALLBACK_EVENTS = (Event.CONFIRMATION, Event.CHANGE, Event.REMINDER)
 
@@ -78,6 +90,29 @@ def is_number_failure(provider, code):
     return _code(code) in NUMBER_CODES.get(provider or "", {})
 
 
+def is_temporary(provider, code):
+    return _code(code) in TEMPORARY_CODES.get(provider or "", ())
+
+
+def _lapsed_condition(now=None):
+    cutoff = (now or timezone.now()) - timedelta(days=settings.UNREACHABLE_TEMPORARY_DAYS)
+    temporary = Q(pk__in=[])
+    for provider, codes in TEMPORARY_CODES.items():
+        temporary |= Q(provider=provider, code__in=codes)
+    return temporary & Q(marked_at__lt=cutoff)
+
+
+def in_force(marks, now=None):
+    """The marks of the queryset `marks` that still hold: every mark but the temporary ones
+    older than UNREACHABLE_TEMPORARY_DAYS."""
+    return marks.exclude(_lapsed_condition(now))
+
+
+def lapsed(now=None):
+    """The temporary marks that no longer hold (retention deletes them)."""
+    return UnreachableNumber.objects.filter(_lapsed_condition(now))
+
+
 def meaning(provider, code):
     """The code in words for an agent ("numéro invalide"), or the bare code."""
     words = NUMBER_CODES.get(provider or "", {}).get(_code(code))
@@ -97,8 +132,14 @@ def sms_failed(notification, code, provider):
     if not number:
         return False  # the record's text was blanked by the retention pass
     with transaction.atomic():
-        _, marked = UnreachableNumber.objects.get_or_create(phone=number, defaults=dict(
-            provider=(provider or "")[:32], code=_code(code)[:32], marked_at=timezone.now(), notification=notification))
+        fields = dict(provider=(provider or "")[:32], code=_code(code)[:32], marked_at=timezone.now(),
+                      notification=notification)
+        mark, marked = UnreachableNumber.objects.select_for_update().get_or_create(phone=number, defaults=fields)
+        if not marked and is_temporary(mark.provider, mark.code):
+            # A temporary mark lasts from the latest failure; a lasting code replaces it.
+            for name, value in fields.items():
+                setattr(mark, name, value)
+            mark.save(update_fields=list(fields))
         emails = fall_back_to_email(notification, number)
     log.warning("notification %s: %s code %s, number %s unreachable; %d fallback email(s)", notification.pk, provider,
                 _code(code), "marked" if marked else "already marked", len(emails))
@@ -108,7 +149,7 @@ def sms_failed(notification, code, provider):
 def marked_among(numbers):
     """The numbers of `numbers` (normalised) marked unreachable, in one query: what a batch asks."""
     normalised = {normalise(Channel.SMS, number) for number in numbers} - {""}
-    return set(UnreachableNumber.objects.filter(phone__in=normalised).values_list("phone", flat=True))
+    return set(in_force(UnreachableNumber.objects.filter(phone__in=normalised)).values_list("phone", flat=True))
 
 
 def refusal(notification, marked=None):
@@ -120,7 +161,7 @@ def refusal(notification, marked=None):
     number = normalise(Channel.SMS, notification.to)
     if not number:
         return None
-    if not (number in marked if marked is not None else UnreachableNumber.objects.filter(phone=number).exists()):
+    if not (number in marked if marked is not None else in_force(UnreachableNumber.objects.filter(phone=number)).exists()):
         return None
     emails = fall_back_to_email(notification, number)
     log.info("notification %s: not attempted, its number is marked unreachable; %d fallback email(s)",
@@ -175,7 +216,7 @@ def marks_by_number(phones):
     numbers.discard("")
     if not numbers:
         return {}
-    return {mark.phone: mark for mark in UnreachableNumber.objects.filter(phone__in=numbers)}
+    return {mark.phone: mark for mark in in_force(UnreachableNumber.objects.filter(phone__in=numbers))}
 
 
 def mark_of(contact):

@@ -408,6 +408,11 @@ if not 1 <= SEND_CONCURRENCY <= 100:
 RETENTION_NOTIFICATION_BODY_DAYS = env.int("RETENTION_NOTIFICATION_BODY_DAYS", default=180)
 # Days after the end of their last appointment when a contact is anonymised (2 years).
 RETENTION_CONTACT_DAYS = env.int("RETENTION_CONTACT_DAYS", default=730)
+# How long a number the carrier reported unreachable for a maybe passing reason (Twilio 30003:
+# phone off, out of coverage) gets no SMS after that failure (notifications/unreachable.py).
+UNREACHABLE_TEMPORARY_DAYS = env.int("UNREACHABLE_TEMPORARY_DAYS", default=3)
+if not 1 <= UNREACHABLE_TEMPORARY_DAYS <= 90:
+    raise ImproperlyConfigured("UNREACHABLE_TEMPORARY_DAYS must be between 1 and 90.")
 if RETENTION_NOTIFICATION_BODY_DAYS < 1 or RETENTION_CONTACT_DAYS < 1:
     raise ImproperlyConfigured("RETENTION_NOTIFICATION_BODY_DAYS and RETENTION_CONTACT_DAYS must be at least 1.")
 

@@ -8,6 +8,7 @@ import base64
 import html
 import json
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -370,3 +371,53 @@ def test_the_list_and_the_agenda_flag_in_a_constant_number_of_queries(camille_cl
         with CaptureQueriesContext(connection) as many:
             assert text(camille_client.get(page, day if "agenda" in page else {})).count(LABEL) >= 1
         assert len(many) == counts[page], page
+
+
+# --- A mark that may pass -------------------------------------------------------------------
+
+
+def test_a_temporary_mark_lapses_after_its_days_and_a_new_failure_renews_it(sms_only, committed, settings, time_machine):
+    settings.UNREACHABLE_TEMPORARY_DAYS = 3
+    time_machine.move_to(timezone.now(), tick=False)
+    with committed():
+        assert unreachable.sms_failed(sms_only, "30003", "twilio")
+    assert unreachable.marked_among([MOBILE]) == {MOBILE}
+
+    time_machine.shift(timedelta(days=2))
+    with committed():  # the phone is still off: the mark lasts from this failure
+        unreachable.sms_failed(sms_only, "30003", "twilio")
+    time_machine.shift(timedelta(days=2))
+    assert unreachable.marked_among([MOBILE]) == {MOBILE} and unreachable.mark_of(sms_only.contact) is not None
+
+    time_machine.shift(timedelta(days=1, seconds=1))
+    assert unreachable.marked_among([MOBILE]) == set() and unreachable.mark_of(sms_only.contact) is None
+    assert unreachable.refusal(sms_only) is None  # the next SMS is attempted again
+    assert [mark.phone for mark in unreachable.lapsed()] == [MOBILE]
+
+
+def test_a_lasting_code_never_lapses_and_replaces_a_temporary_mark(sms_only, committed, settings, time_machine):
+    settings.UNREACHABLE_TEMPORARY_DAYS = 3
+    time_machine.move_to(timezone.now(), tick=False)
+    with committed():
+        unreachable.sms_failed(sms_only, "30003", "twilio")
+        unreachable.sms_failed(sms_only, "30005", "twilio")
+    time_machine.shift(timedelta(days=400))
+    assert UnreachableNumber.objects.get().code == "30005"
+    assert unreachable.marked_among([MOBILE]) == {MOBILE} and not unreachable.lapsed().exists()
+
+
+def test_the_data_quality_list_leaves_out_lapsed_marks_and_retention_deletes_them(camille_client, demo, settings,
+                                                                                   time_machine):
+    from notifications.retention import apply_retention
+
+    settings.UNREACHABLE_TEMPORARY_DAYS = 3
+    demo.contact()
+    other = demo.contact(first_name="Marc", last_name="Durand", phone="+33698765432")
+    UnreachableNumber.objects.create(phone=MOBILE, provider="twilio", code="30003",
+                                     marked_at=timezone.now() - timedelta(days=4))
+    UnreachableNumber.objects.create(phone=str(other.phone), provider="twilio", code="30005",
+                                     marked_at=timezone.now() - timedelta(days=4))
+    page = camille_client.get(DATA_QUALITY).content.decode()
+    assert "Durand" in page and "Dupont" not in page
+    apply_retention()
+    assert list(UnreachableNumber.objects.values_list("phone", flat=True)) == [str(other.phone)]
