@@ -37,6 +37,12 @@ this way (a booking's change is never late); if the renewing render fails, anoth
 renews once RENEW_SECONDS have passed, and an entry is never kept STALE_SECONDS past its fresh
 time.
 
+Each entry also holds its body gzipped, compressed once when it is rendered: served as it is to
+the browsers that accept gzip (every browser does), it is 3.5 KB instead of 27 KB for a week of
+slots, which a phone on a weak network fetches in a fraction of the time. These pages hold no
+secret (no CSRF token, no personal data), so the BREACH padding GZipMiddleware adds to the
+other pages is not needed here.
+
 The cache must be shared by every web process (Redis): with a per-process cache (locmem), a
 change made in one process would not reach the others, so the default turns the page cache off
 unless CACHE_URL names a shared cache (rdv/settings.py).
@@ -52,6 +58,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
+from django.middleware.gzip import re_accepts_gzip
+from django.utils.cache import patch_vary_headers
+from django.utils.text import compress_string
 from django.utils.translation import get_language
 
 logger = logging.getLogger(__name__)
@@ -59,7 +68,7 @@ logger = logging.getLogger(__name__)
 CATALOGUE = "pages:v:catalogue"
 # Versions outlive many entries; one that expires is simply created again (a cache miss).
 VERSION_SECONDS = 24 * 3600
-# Part of the key: an entry is (versions, fresh until, body); a process of a previous release
+# Part of the key: an entry is (versions, fresh until, body, gzipped body); a process of a previous release
 # still running during a deploy reads only entries of its own shape.
 ENTRY_FORMAT = 2
 # How long past its fresh time an entry may still be served while one request renews it, and
@@ -111,7 +120,7 @@ def cached_page(page_key):
             try:
                 tokens, entry = _read(version_keys, entry_key)
                 if entry is not None and entry[0] == tokens and (time.time() < entry[1] or not _renewal_won(entry_key)):
-                    return HttpResponse(entry[2])
+                    return _cached_response(request, *entry[2:])
             except Exception:  # the cache server being down must not take the pages down
                 logger.warning("public page cache unreachable", exc_info=True)
                 return view(request, *args, **kwargs)
@@ -123,7 +132,8 @@ def cached_page(page_key):
             if tokens is not None and response.status_code == 200 and not response.streaming and not response.cookies:
                 fresh_for = settings.PUBLIC_PAGE_CACHE_SECONDS * random.uniform(0.8, 1.0)
                 try:
-                    cache.set(entry_key, (tokens, time.time() + fresh_for, response.content), fresh_for + STALE_SECONDS)
+                    cache.set(entry_key, (tokens, time.time() + fresh_for, response.content, compress_string(response.content)),
+                              fresh_for + STALE_SECONDS)
                     cache.delete(_renewal_key(entry_key))
                 except Exception:
                     logger.warning("public page cache unreachable", exc_info=True)
@@ -132,6 +142,16 @@ def cached_page(page_key):
         return wrapped
 
     return decorator
+
+
+def _cached_response(request, body, gzipped):
+    if re_accepts_gzip.search(request.headers.get("Accept-Encoding", "")):
+        response = HttpResponse(gzipped)
+        response["Content-Encoding"] = "gzip"  # GZipMiddleware leaves it as it is
+    else:
+        response = HttpResponse(body)
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
 
 
 def _renewal_key(entry_key):

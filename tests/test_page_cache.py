@@ -2,6 +2,7 @@
 a committed booking, change, cancellation or opening-hours edit touches it — never a slot
 already taken. Real PostgreSQL transactions, so that the on-commit hooks run as in production."""
 
+import gzip
 import uuid
 from datetime import time, timedelta
 
@@ -322,7 +323,7 @@ def test_past_its_fresh_time_the_page_is_rendered_once_then_served_from_the_cach
 def test_an_entry_is_fresh_for_at_most_the_setting_and_kept_a_bounded_time_after(demo, page_cache, frozen_clock):
     starts_at = monday_ten(demo)
     slot_page(Client(), demo.cni, demo.lyon_place, starts_at)
-    _, fresh_until, _ = cache.get(entry_key(demo, starts_at))
+    _, fresh_until, _, _ = cache.get(entry_key(demo, starts_at))
     seconds = page_cache.PUBLIC_PAGE_CACHE_SECONDS
     assert 0.8 * seconds <= fresh_until - timezone.now().timestamp() <= seconds
     ttl = redis.Redis.from_url(REDIS_URL).ttl(cache.make_and_validate_key(entry_key(demo, starts_at)))
@@ -356,3 +357,29 @@ def test_a_slot_booked_and_moved_in_the_admin_shows_at_once(demo, page_cache, ca
     assert moved.status_code == 302
     after = offered(slot_page(citizen, demo.cni, demo.lyon_place, starts_at))
     assert starts_at in after and eleven not in after
+
+
+def test_a_page_goes_gzipped_to_the_browsers_that_accept_it_whether_cached_or_not(demo, page_cache):
+    starts_at = monday_ten(demo)
+    client = Client()
+    gzipping = Client(headers={"Accept-Encoding": "gzip, deflate, br"})
+
+    rendered = slot_page(gzipping, demo.cni, demo.lyon_place, starts_at)  # a miss: GZipMiddleware
+    cached = slot_page(gzipping, demo.cni, demo.lyon_place, starts_at)
+    plain = slot_page(client, demo.cni, demo.lyon_place, starts_at)
+
+    assert not from_cache(rendered) and from_cache(cached) and from_cache(plain)
+    assert rendered["Content-Encoding"] == cached["Content-Encoding"] == "gzip" and not plain.has_header("Content-Encoding")
+    assert gzip.decompress(rendered.content) == gzip.decompress(cached.content) == plain.content
+    assert len(cached.content) * 4 < len(plain.content)
+    assert all("Accept-Encoding" in response["Vary"] for response in (rendered, cached, plain))
+    assert int(cached["Content-Length"]) == len(cached.content)
+
+
+def test_a_page_with_a_form_is_gzipped_with_breach_padding(demo, page_cache):
+    appointment = demo.book()
+    page = Client(headers={"Accept-Encoding": "gzip"}).get(f"/r/{appointment.token}")
+    assert page.status_code == 200 and page["Content-Encoding"] == "gzip"
+    assert b"csrfmiddlewaretoken" in gzip.decompress(page.content)
+    # Django's mitigation: a random-length file name in the gzip header (GZipMiddleware).
+    assert page.content[3] & 0x08  # FNAME flag
