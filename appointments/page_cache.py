@@ -68,8 +68,8 @@ logger = logging.getLogger(__name__)
 CATALOGUE = "pages:v:catalogue"
 # Versions outlive many entries; one that expires is simply created again (a cache miss).
 VERSION_SECONDS = 24 * 3600
-# Part of the key: an entry is (versions, fresh until, body, gzipped body); a process of a previous release
-# still running during a deploy reads only entries of its own shape.
+# Part of the key: an entry is (versions, fresh until, body, gzipped body); a process of the
+# previous release, still running during a deploy, reads only entries of its own shape.
 ENTRY_FORMAT = 2
 # How long past its fresh time an entry may still be served while one request renews it, and
 # how long that request holds the renewal before another may take it over.
