@@ -135,9 +135,10 @@ class Batch:
         notifications = delivery.load_many(claimed, self.lookups)
         suppressed = delivery.suppressed_in(notifications)
         marked = unreachable.marked_among([n.to for n in notifications]) if self.channel == Channel.SMS else None
+        outcomes = delivery.check_many(notifications, now, suppressed=suppressed, marked=marked)
         for notification in notifications:
             self.loaded[notification.pk] = notification
-            outcome = delivery.check(notification, now, suppressed=notification.pk in suppressed, marked=marked)
+            outcome = outcomes[notification.pk]
             if outcome is None:
                 try:
                     message, segments = delivery.prepare(notification)

@@ -120,7 +120,7 @@ def load_many(ids, lookups=None):
     if lookups is None:
         return list(Notification.objects.select_related(
             "appointment__motif__service", "appointment__organisation", "appointment__place__organisation",
-            "contact", "recipient_agent__user",
+            "contact__organisation", "recipient_agent__user",
         ).filter(pk__in=ids).order_by("pk"))
     notifications = list(Notification.objects.select_related("appointment", "contact", "recipient_agent__user")
                          .filter(pk__in=ids).order_by("pk"))
@@ -137,6 +137,9 @@ def load_many(ids, lookups=None):
         appointment.organisation = cached("organisation", appointment.organisation_id, Organisation.objects.all())
         if appointment.place_id:
             appointment.place = cached("place", appointment.place_id, Place.objects.select_related("organisation"))
+        if notification.contact is not None:  # can_receive_sms() reads it: a query per SMS otherwise
+            notification.contact.organisation = cached("organisation", notification.contact.organisation_id,
+                                                       Organisation.objects.all())
     return notifications
 
 
@@ -168,15 +171,32 @@ def why_not_send(notification, now, suppressed=None, marked=None):
 
 def check(notification, now, suppressed=None, marked=None):
     """The Outcome of a record that must not be sent (cancelled, limited), or None."""
-    reason = why_not_send(notification, now, suppressed, marked)
-    if reason:
-        return Outcome(notification.pk, Status.CANCELLED, "cancelled", "cancelled", fields={"error_message": reason})
-    # Counted once per record (a retry after a transient error was counted by its first try).
-    if notification.contact_id and notification.attempts <= 1 and not limits.recipient_allows(notification.channel, notification.to):
-        log.warning("notification %s: not sent, its recipient reached the daily %s limit", notification.pk, notification.channel)
-        return Outcome(notification.pk, Status.LIMITED, "limited", "limited",
-                       fields={"error_code": limits.RECIPIENT_CODE, "error_message": str(limits.RECIPIENT_REASON)})
-    return None
+    suppressed = None if suppressed is None else {notification.pk} if suppressed else set()
+    return check_many([notification], now, suppressed, marked)[notification.pk]
+
+
+def check_many(notifications, now, suppressed=None, marked=None):
+    """{pk: the Outcome of a record that must not be sent, or None}. `suppressed`: the pks
+    whose address is on the suppression list, when the caller looked them up (suppressed_in).
+    The daily per-recipient counts of them all are taken at once (one Redis round trip)."""
+    outcomes, counted = {}, []
+    for notification in notifications:
+        reason = why_not_send(notification, now, None if suppressed is None else notification.pk in suppressed, marked)
+        outcomes[notification.pk] = None
+        if reason:
+            outcomes[notification.pk] = Outcome(notification.pk, Status.CANCELLED, "cancelled", "cancelled",
+                                                fields={"error_message": reason})
+        # Counted once per record (a retry after a transient error was counted by its first try).
+        if not reason and notification.contact_id and notification.attempts <= 1:
+            counted.append(notification)
+    for notification, allowed in zip(counted, limits.recipients_allow([(n.channel, n.to) for n in counted]), strict=True):
+        if not allowed:
+            log.warning("notification %s: not sent, its recipient reached the daily %s limit", notification.pk,
+                        notification.channel)
+            outcomes[notification.pk] = Outcome(
+                notification.pk, Status.LIMITED, "limited", "limited",
+                fields={"error_code": limits.RECIPIENT_CODE, "error_message": str(limits.RECIPIENT_REASON)})
+    return outcomes
 
 
 def suppressed_in(notifications):
