@@ -89,6 +89,11 @@ class Batch:
         try:
             self._deliver(threads)
         finally:
+            # An error that ends the batch early (the database or the cache lost mid-batch) may
+            # leave sends in flight: their threads still use these connections, and closing
+            # them now would break those requests (or let a thread open a connection nobody
+            # closes). Their answers go unrecorded: the records stay 'sending', for recovery.py.
+            wait(list(self.in_flight))
             threads.close()
             liveness.release(lease)
         return self.counts
