@@ -33,42 +33,6 @@ def test_transient_failures_in_a_row_open_the_breaker_and_a_success_resets_the_c
     assert list(SmsProviderEvent.objects.values_list("provider", "kind")) == [("twilio", "failover")]
 
 
-def test_a_message_reads_its_breaker_once_and_its_success_clears_what_that_read_saw(breaker_settings, monkeypatch):
-    from django.core.cache import cache
-
-    from notifications.sms import SmsMessage
-    from notifications.sms.router import SmsRouter
-
-    from .notifying import ScriptedSmsBackend
-
-    breaker_settings.SMS_BACKENDS = ["tests.notifying.ScriptedSmsBackend"]
-    ScriptedSmsBackend.reset()
-    reads, inside = [], []
-
-    def counted(read):
-        def wrapper(*args, **kwargs):
-            if not inside:  # locmem's get_many() calls get(): one read
-                reads.append(args)
-            inside.append(read)
-            try:
-                return read(*args, **kwargs)
-            finally:
-                inside.pop()
-        return wrapper
-
-    for name in ("get", "get_many"):
-        monkeypatch.setattr(cache, name, counted(getattr(cache, name)))
-    router = SmsRouter()
-    router.send(SmsMessage(to="+33612345678", body="Rappel"))
-    assert len(reads) == 1  # allow()'s, which success() reused
-    breaker = Breaker("scripted")
-    error = TransientDeliveryError("503", code="20500")
-    assert not breaker.failure(error) and not breaker.failure(error)
-    router.send(SmsMessage(to="+33612345678", body="Rappel"))  # saw two failures, answered: no longer in a row
-    assert not breaker.failure(error) and not breaker.failure(error)
-    assert breaker.state() == "closed" and len(ScriptedSmsBackend.sent) == 2
-
-
 def test_credits_exhausted_open_the_breaker_at_once(breaker_settings):
     assert Breaker("brevo").failure(ProviderUnavailable("no credits", code="not_enough_credits")) is True
     assert Breaker("brevo").state() == "open"

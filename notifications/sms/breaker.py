@@ -33,7 +33,6 @@ class Breaker:
         self.state_key = f"sms-breaker:{provider}:open"
         self.failures_key = f"sms-breaker:{provider}:failures"
         self.probe_key = f"sms-breaker:{provider}:probe"
-        self.seen = None  # what allow() read, for success(): one read per message, not two
 
     def opened(self):
         """The open state ({"until", "reason", "code", "since"}) or None when closed."""
@@ -47,10 +46,8 @@ class Breaker:
 
     def allow(self):
         """May this message go to the provider? Closed: yes; open: no; half-open: only the one
-        message that wins the probe (cache.add is atomic on Redis). Keeps what it read (the
-        state and the failures in a row) for success()."""
-        self.seen = cache.get_many([self.state_key, self.failures_key])
-        opened = self.seen.get(self.state_key)
+        message that wins the probe (cache.add is atomic on Redis)."""
+        opened = self.opened()
         if opened is None:
             return True
         if time.time() < opened["until"]:
@@ -58,13 +55,8 @@ class Breaker:
         return cache.add(self.probe_key, 1, timeout=settings.SMS_BREAKER_OPEN_SECONDS)
 
     def success(self):
-        """Close the breaker and forget the failures in a row that allow() saw (or, without
-        allow(), that are recorded now). In the usual case (nothing recorded) no write, and no
-        read: allow()'s serves. A failure or an opening recorded by another sender between
-        this message's allow() and its answer is left to the next message's success() or to
-        the half-open probe: "in a row" is approximate among concurrent senders anyway."""
-        recorded, self.seen = (self.seen if self.seen is not None
-                               else cache.get_many([self.state_key, self.failures_key])), None
+        # One read per message in the usual case (nothing recorded): no write.
+        recorded = cache.get_many([self.state_key, self.failures_key])
         if not recorded:
             return
         cache.delete_many([self.state_key, self.failures_key, self.probe_key])
@@ -81,7 +73,6 @@ class Breaker:
     def failure(self, error):
         """Count a transient failure; open the breaker when it is one too many. Returns True
         when this call opened it."""
-        self.seen = None  # out of date once this is counted
         if self.opened() is not None:
             # A half-open probe failed (or a message sent before the breaker opened): open anew.
             self._open(error, again=True)

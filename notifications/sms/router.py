@@ -68,12 +68,10 @@ class SmsRouter:
         return next((cls.name for cls in classes if Breaker(cls.name).state() != "open"), None)
 
     def choose(self, classes):
-        """The first provider whose breaker lets the message through, and that breaker."""
         for cls in classes:
-            breaker = Breaker(cls.name)
-            if breaker.allow():
-                return cls, breaker
-        return None, None
+            if Breaker(cls.name).allow():
+                return cls
+        return None
 
     def send(self, message, organisation=None):
         """Hand `message` to one provider of `organisation`'s route. Returns (provider name,
@@ -81,7 +79,7 @@ class SmsRouter:
         of the route is open. The error carries `organisation`, so that a batch can ask
         current() about the route that failed."""
         classes = self.route(organisation)
-        cls, breaker = self.choose(classes)
+        cls = self.choose(classes)
         if cls is None:
             providers = [backend.name for backend in classes]  # backend names, no personal data
             if cache.add(f"sms-breaker:all-down-alerted:{','.join(sorted(providers))}", 1, timeout=settings.SMS_BREAKER_OPEN_SECONDS):
@@ -96,6 +94,7 @@ class SmsRouter:
         backend = self.backend(cls)
         throttle.acquire(cls.name, settings.SMS_RATE_LIMIT)  # the provider's rate, shared by every worker
         result = backend.send_messages([message])[0]
+        breaker = Breaker(cls.name)
         if result.error is None or not result.error.transient:
             breaker.success()  # the provider answered, even if it refused this message
         elif result.error.throttled:
