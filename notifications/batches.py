@@ -89,6 +89,11 @@ class Batch:
         try:
             self._deliver(threads)
         finally:
+            # An error that ends the batch early (the database or the cache lost mid-batch) may
+            # leave sends in flight: their threads still use these connections, and closing
+            # them now would break those requests (or let a thread open a connection nobody
+            # closes). Their answers go unrecorded: the records stay 'sending', for recovery.py.
+            wait(list(self.in_flight))
             threads.close()
             liveness.release(lease)
         return self.counts
@@ -135,9 +140,10 @@ class Batch:
         notifications = delivery.load_many(claimed, self.lookups)
         suppressed = delivery.suppressed_in(notifications)
         marked = unreachable.marked_among([n.to for n in notifications]) if self.channel == Channel.SMS else None
+        outcomes = delivery.check_many(notifications, now, suppressed=suppressed, marked=marked)
         for notification in notifications:
             self.loaded[notification.pk] = notification
-            outcome = delivery.check(notification, now, suppressed=notification.pk in suppressed, marked=marked)
+            outcome = outcomes[notification.pk]
             if outcome is None:
                 try:
                     message, segments = delivery.prepare(notification)

@@ -58,5 +58,14 @@ def withhold_over_public_budget(rows):
 
 def recipient_allows(channel, address):
     """Count one message to this number or address; False beyond its daily limit."""
-    limit = settings.SMS_PER_NUMBER_PER_DAY if channel == Channel.SMS else settings.EMAIL_PER_ADDRESS_PER_DAY
-    return ratelimit.consume(f"{channel}_per_recipient", address.strip().lower(), limit, DAY)
+    return recipients_allow([(channel, address)])[0]
+
+
+def recipients_allow(messages):
+    """recipient_allows() for many (channel, address), in order (one Redis round trip for a
+    batch's chunk rather than one or two per message); a list of booleans."""
+    return ratelimit.consume_many([
+        (f"{channel}_per_recipient", address.strip().lower(),
+         settings.SMS_PER_NUMBER_PER_DAY if channel == Channel.SMS else settings.EMAIL_PER_ADDRESS_PER_DAY, DAY)
+        for channel, address in messages
+    ])

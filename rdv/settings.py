@@ -237,6 +237,8 @@ CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 # The rate limits' counters live in the cache: local memory by default, Redis in production
 # (CACHE_URL=redis://127.0.0.1:6379/1), shared by all web processes.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "rdv.cache.RedisCache"  # the same, keeping its Redis clients (rdv/cache.py)
 # The public booking pages (home, motifs, places, free slots) are served from that cache for
 # this many seconds at most, and dropped at once when a committed change touches them
 # (appointments/page_cache.py). Only with a cache shared by every web process: a per-process

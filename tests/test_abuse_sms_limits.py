@@ -108,6 +108,36 @@ def test_the_counters_are_shared_through_redis(demo, settings):
         cache.clear()
 
 
+@pytest.mark.redis
+def test_a_batch_counts_its_recipients_in_one_go_on_the_same_counters(demo, settings):
+    """recipients_allow (a batch's chunk, one Redis round trip) and recipient_allows (one
+    message) count on the same keys, in order, and every counter expires with its day."""
+    import redis
+    from django.core.cache import cache
+
+    from notifications.limits import recipient_allows, recipients_allow
+
+    from .servers import REDIS_URL
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                                   "KEY_PREFIX": "rdv-test-limits"}}
+    settings.SMS_PER_NUMBER_PER_DAY = 3
+    settings.EMAIL_PER_ADDRESS_PER_DAY = 1
+    cache.clear()
+    try:
+        assert recipient_allows("sms", "+33699887766")
+        chunk = [("sms", "+33699887766"), ("email", "a@exemple.fr"), ("sms", "+33699887766"), ("sms", "+33699887766"),
+                 ("email", "A@exemple.fr "), ("sms", "+33611111111")]
+        assert recipients_allow(chunk) == [True, True, True, False, False, True]
+        assert not recipient_allows("sms", "+33699887766")
+        assert recipients_allow([]) == []
+        client = redis.Redis.from_url(REDIS_URL)
+        ttls = [client.ttl(key) for key in client.keys("rdv-test-limits*")]
+        assert len(ttls) == 3 and all(0 < ttl <= 86400 for ttl in ttls)
+    finally:
+        cache.clear()
+
+
 # --- International routes -------------------------------------------------------------------------
 
 

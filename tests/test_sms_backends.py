@@ -129,3 +129,24 @@ def test_an_esp_without_webhook_secret_is_refused_outside_debug():
     esp = {"EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend", "DEBUG": False}
     assert errors_of_checks(**esp, ANYMAIL={}) == ["notifications.E004"]
     assert errors_of_checks(**esp, ANYMAIL={"WEBHOOK_SECRET": "user:secret"}) == []
+
+
+def test_twilio_requests_read_the_proxies_of_the_environment_once_per_host(monkeypatch):
+    import requests
+
+    from notifications.sms.backends.twilio import Session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "api.twilio.com")
+    session = Session()
+    reads = []
+    original = requests.Session.merge_environment_settings
+    monkeypatch.setattr(requests.Session, "merge_environment_settings",
+                        lambda self, *args: reads.append(args[0]) or original(self, *args))
+    for _ in range(3):
+        direct = session.merge_environment_settings("https://api.twilio.com/2010-04-01/x", {}, None, None, None)
+        proxied = session.merge_environment_settings("https://stand-in.example/x", {}, None, None, None)
+    assert direct["proxies"] == {} and proxied["proxies"]["https"] == "http://proxy.example:3128"
+    assert len(reads) == 2  # once per host
+    proxied["proxies"].clear()  # what a caller does with its copy stays its own
+    assert session.merge_environment_settings("https://stand-in.example/y", {}, None, None, None)["proxies"]
