@@ -55,13 +55,19 @@ def provider_usable(channel):
     return channel != Channel.SMS or thread_router().usable()
 
 
-def send(pk, channel, message, segments, organisation, senders):
-    """In a sending thread: the record's request leaves now (liveness), then the hand-over."""
-    try:
-        liveness.requesting(pk)
-    except Exception as exc:
-        raise TransientDeliveryError(f"{exc.__class__.__name__}: cache unreachable", code="cache") from exc
-    return delivery.hand_over(channel, message, segments, senders, organisation=organisation)
+def send(pk, channel, message, segments, organisation, route, senders):
+    """In a sending thread: the hand-over, which says the record's request leaves (liveness)
+    at the last moment: after the breakers' reads and any wait for the provider's rate, so
+    that a worker killed meanwhile leaves the record to be sent again, not in doubt."""
+
+    def requesting():
+        try:
+            liveness.requesting(pk)
+        except Exception as exc:
+            raise TransientDeliveryError(f"{exc.__class__.__name__}: cache unreachable", code="cache") from exc
+
+    return delivery.hand_over(channel, message, segments, senders, organisation=organisation, before_request=requesting,
+                              route=route)
 
 
 class Batch:
@@ -156,8 +162,10 @@ class Batch:
             self._submit(threads, notification, message, segments)
 
     def _submit(self, threads, notification, message, segments):
-        future = threads.submit(send, notification.pk, self.channel, message, segments,
-                                notification.appointment.organisation)
+        organisation = notification.appointment.organisation
+        # Resolved here: the route may be read from the database, which only this thread uses.
+        route = thread_router().route(organisation) if self.channel == Channel.SMS else None
+        future = threads.submit(send, notification.pk, self.channel, message, segments, organisation, route)
         self.in_flight[future] = (notification, message, segments)
 
     def _answered(self, future, threads):

@@ -230,16 +230,21 @@ def render_failure(notification, exc):
                    fields={"error_code": "render", "error_message": f"{exc.__class__.__name__}: {exc}"[:1000]})
 
 
-def hand_over(channel, message, segments, senders, organisation=None):
+def hand_over(channel, message, segments, senders, organisation=None, before_request=None, route=None):
     """Give the message to the provider (of `organisation`'s SMS route); returns the sent
     record's fields or raises a DeliveryError (transient or permanent). Touches no database: it
-    runs in a sending thread."""
+    runs in a sending thread. `before_request()` is called just before the request leaves,
+    after any wait for the provider's rate (liveness: the at-most-once window). `route`: the SMS
+    route's provider classes, resolved by the caller's thread (it reads the database)."""
     if channel == Channel.SMS:
-        provider, result = senders.sms().send(message, organisation=organisation)
+        provider, result = senders.sms().send(message, organisation=organisation, before_request=before_request,
+                                              route=route)
         return dict(provider=provider, provider_message_id=result.message_id, segments=segments, subject="",
                     body=message.body)
     provider = email_provider()
     throttle.acquire(provider, settings.EMAIL_RATE_LIMIT)  # the provider's rate, shared by every worker
+    if before_request is not None:
+        before_request()
     try:
         senders.email().send_messages([message])
     except Exception as exc:

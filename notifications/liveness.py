@@ -12,7 +12,8 @@ dead and its records are settled now, not in an hour.
 - A lease (DeliveryLease) names the records a batch task was given, for as long as it runs:
   those still pending when its process is found dead go back to the queue.
 - "Not yet requested" marks, in the shared cache (Redis): a batch marks the records it claims,
-  and the sending thread removes a record's mark just before its request leaves. A dead
+  and the sending thread removes a record's mark just before its request leaves (after the
+  breakers' reads and any wait for the provider's rate: batches.send). A dead
   worker's claimed record still marked never reached the provider: it is released and sent
   again. Without a mark (or with a per-process cache) it is in doubt: flagged, never resent.
 

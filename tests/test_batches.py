@@ -21,7 +21,7 @@ def test_a_batch_ending_on_an_error_waits_for_its_sends_in_flight_before_closing
     release, finished, failed, closed = threading.Event(), threading.Event(), threading.Event(), threading.Event()
     closed_after_the_send = []
 
-    def send(pk, channel, message, segments, organisation, senders):
+    def send(pk, channel, message, segments, organisation, route, senders):
         if pk == ids[0]:  # held in flight until the helper below lets it go
             assert release.wait(timeout=30)
             finished.set()
@@ -65,3 +65,31 @@ def test_a_batch_ending_on_an_error_waits_for_its_sends_in_flight_before_closing
         letting_go.join()
     assert claims == [ids[:2], ids[2:]]
     assert closed_after_the_send == [True]
+
+
+def test_the_sending_threads_never_open_a_database_connection(demo, django_capture_on_commit_callbacks, monkeypatch,
+                                                              settings, sms_outbox):
+    """Every database read stays in the task's thread (notifications/senders.py): a sending
+    thread that resolved an organisation's SMS route itself opened a connection of its own,
+    kept for the life of the process: SEND_CONCURRENCY of them per worker process."""
+    from django.db.backends.signals import connection_created
+
+    from notifications.models import OrganisationSmsRoute
+
+    settings.SEND_CONCURRENCY = 4
+    OrganisationSmsRoute.objects.create(organisation=demo.lyon, providers="locmem")
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = pending_sms(demo, 6)
+    monkeypatch.setattr(senders, "network_bound", lambda channel: True)  # sent from the sending threads
+    opened_by = []
+
+    def opened(sender, connection, **kwargs):
+        opened_by.append(threading.current_thread().name)
+
+    connection_created.connect(opened)
+    try:
+        counts = Batch("sms", ids).run()
+    finally:
+        connection_created.disconnect(opened)
+    assert counts == {"sent": 6}
+    assert [name for name in opened_by if name.startswith("send")] == []

@@ -73,12 +73,14 @@ class SmsRouter:
                 return cls
         return None
 
-    def send(self, message, organisation=None):
+    def send(self, message, organisation=None, before_request=None, route=None):
         """Hand `message` to one provider of `organisation`'s route. Returns (provider name,
         SmsResult); raises the provider's DeliveryError, or NoProviderUsable when every breaker
         of the route is open. The error carries `organisation`, so that a batch can ask
-        current() about the route that failed."""
-        classes = self.route(organisation)
+        current() about the route that failed. `before_request()` is called once the provider
+        is chosen and its rate allows, just before the request leaves. `route`: the route's
+        classes when the caller resolved them (a sending thread must not query the database)."""
+        classes = self.route(organisation) if route is None else route
         cls = self.choose(classes)
         if cls is None:
             providers = [backend.name for backend in classes]  # backend names, no personal data
@@ -93,6 +95,8 @@ class SmsRouter:
             message = dataclasses.replace(message, status_callback=cls.status_callback_url(message.reference))
         backend = self.backend(cls)
         throttle.acquire(cls.name, settings.SMS_RATE_LIMIT)  # the provider's rate, shared by every worker
+        if before_request is not None:
+            before_request()
         result = backend.send_messages([message])[0]
         breaker = Breaker(cls.name)
         if result.error is None or not result.error.transient:
