@@ -20,6 +20,7 @@ batch's unsent records in ONE later batch task, after a back-off. When the provi
 claiming at once, so it never holds records for longer than one provider timeout.
 """
 
+import functools
 import logging
 import random
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -57,17 +58,14 @@ def provider_usable(channel):
 
 def send(pk, channel, message, segments, organisation, route, senders):
     """In a sending thread: the hand-over, which says the record's request leaves (liveness)
-    at the last moment: after the breakers' reads and any wait for the provider's rate, so
-    that a worker killed meanwhile leaves the record to be sent again, not in doubt."""
-
-    def requesting():
-        try:
-            liveness.requesting(pk)
-        except Exception as exc:
-            raise TransientDeliveryError(f"{exc.__class__.__name__}: cache unreachable", code="cache") from exc
-
-    return delivery.hand_over(channel, message, segments, senders, organisation=organisation, before_request=requesting,
-                              route=route)
+    at the last moment: as an HTTP provider's connection writes it (sms/wire.py), otherwise
+    after the breakers' reads and any wait for the provider's rate. A worker killed before
+    leaves the record to be sent again, not in doubt."""
+    try:
+        return delivery.hand_over(channel, message, segments, senders, organisation=organisation,
+                                  before_request=functools.partial(liveness.requesting, pk), route=route)
+    except liveness.MarkNotRemoved as exc:
+        raise TransientDeliveryError(str(exc), code="cache") from exc
 
 
 class Batch:

@@ -126,10 +126,19 @@ def mark_unsent(worker, ids):
         cache.set_many({_unsent_key(pk): worker for pk in ids}, timeout=UNSENT_TTL)
 
 
+class MarkNotRemoved(Exception):
+    """The cache could not be written: the request must not leave. (Not an OSError: the HTTP
+    connection that calls requesting() (sms/wire.py) must not take it for a network error and
+    retry.)"""
+
+
 def requesting(pk):
-    """Remove the record's mark: its request leaves now. Raises if the cache cannot be
-    written: sending anyway could let the recovery send it a second time."""
-    cache.delete(_unsent_key(pk))
+    """Remove the record's mark: its request leaves now. Raises MarkNotRemoved if the cache
+    cannot be written: sending anyway could let the recovery send it a second time."""
+    try:
+        cache.delete(_unsent_key(pk))
+    except Exception as exc:
+        raise MarkNotRemoved(f"{exc.__class__.__name__}: cache unreachable") from exc
 
 
 def unsent_among(worker, ids):

@@ -25,6 +25,7 @@ from django.core.cache import cache
 from notifications import throttle
 from notifications.errors import TransientDeliveryError
 
+from . import wire
 from .breaker import Breaker, record_event
 from .routes import default_route, resolve
 
@@ -78,7 +79,7 @@ class SmsRouter:
         SmsResult); raises the provider's DeliveryError, or NoProviderUsable when every breaker
         of the route is open. The error carries `organisation`, so that a batch can ask
         current() about the route that failed. `before_request()` is called once the provider
-        is chosen and its rate allows, just before the request leaves. `route`: the route's
+        is chosen and its rate allows, as the request is written (wire.py) or just before. `route`: the route's
         classes when the caller resolved them (a sending thread must not query the database)."""
         classes = self.route(organisation) if route is None else route
         cls = self.choose(classes)
@@ -95,9 +96,14 @@ class SmsRouter:
             message = dataclasses.replace(message, status_callback=cls.status_callback_url(message.reference))
         backend = self.backend(cls)
         throttle.acquire(cls.name, settings.SMS_RATE_LIMIT)  # the provider's rate, shared by every worker
-        if before_request is not None:
+        if before_request is not None and cls.hooks_the_write:
+            wire.on_write(before_request)  # called by the connection, as the request is written
+        elif before_request is not None:
             before_request()
-        result = backend.send_messages([message])[0]
+        try:
+            result = backend.send_messages([message])[0]
+        finally:
+            wire.on_write(None)
         breaker = Breaker(cls.name)
         if result.error is None or not result.error.transient:
             breaker.success()  # the provider answered, even if it refused this message

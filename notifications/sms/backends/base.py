@@ -60,6 +60,9 @@ class BaseSmsBackend:
 
     name = "base"
     network = False
+    # Its HTTP session sends through notifications/sms/wire.py: the connection itself calls the
+    # "request leaves" hook (liveness) as the request is written.
+    hooks_the_write = False
     webhooks = None
 
     def __init__(self, **options):

@@ -22,6 +22,7 @@ from django.urls import reverse
 from notifications.errors import retry_after
 from notifications.gsm import is_gsm7
 
+from .. import wire
 from .base import BaseSmsBackend, SmsResult, TransientSmsError, http_error
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 class SmsBackend(BaseSmsBackend):
     name = "brevo"
     network = True
+    hooks_the_write = True
     webhooks = "notifications.sms.webhooks.brevo"
 
     def __init__(self, api_key=None, sender=None, api_base_url=None, timeout=10, **options):
@@ -40,7 +42,7 @@ class SmsBackend(BaseSmsBackend):
             raise ImproperlyConfigured("SMS backend brevo needs BREVO_API_KEY.")
         self.url = (api_base_url or settings.BREVO_API_BASE_URL).rstrip("/") + "/transactionalSMS/sms"
         self.timeout = timeout
-        self.session = requests.Session()  # one connection for a batch's messages
+        self.session = wire.mount(requests.Session())  # one connection for a batch's messages
         self.session.headers.update({"api-key": self.api_key, "accept": "application/json"})
 
     def send_one(self, message):

@@ -20,6 +20,7 @@ from twilio.rest import Client
 
 from notifications.errors import retry_after
 
+from .. import wire
 from .base import (
     PROVIDER_DOWN_HTTP,
     THROTTLED_HTTP,
@@ -69,9 +70,8 @@ class HttpClient(TwilioHttpClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._local = threading.local()
-        adapter = self.session.get_adapter("https://")
-        self.session = Session()
-        self.session.mount("https://", adapter)  # as twilio-python mounted it (its pool size)
+        adapter = self.session.get_adapter("https://")  # as twilio-python set it up (its pool size)
+        self.session = wire.mount(Session(), adapter)
 
     def request(self, *args, **kwargs):
         self._local.response = None
@@ -87,6 +87,7 @@ class HttpClient(TwilioHttpClient):
 class SmsBackend(BaseSmsBackend):
     name = "twilio"
     network = True
+    hooks_the_write = True
     webhooks = "notifications.sms.webhooks.twilio"
 
     def __init__(self, account_sid=None, auth_token=None, from_=None, messaging_service_sid=None,
