@@ -29,9 +29,11 @@ told a stale time), while a message in doubt can be found and settled:
 How wide the window is: a single-message task holds one record in it. A batch claims records
 only when a sending thread is free to take them at once, so its window holds at most
 SEND_CONCURRENCY records in flight plus the answers not yet recorded (recorded every
-batches.RECORD_EVERY answers): about 42 records per worker process with the defaults, each of
-which did reach the provider unless the process died within the instant between its claim and
-its request.
+batches.RECORD_EVERY answers): about 42 records per worker process with the defaults. Of those,
+the ones whose "not yet requested" mark is still there never left and are sent again
+(liveness.py); the others did reach the provider, but for at most one per process: the record
+whose request an HTTP SMS connection was writing, the mark just removed (sms/wire.py holds a
+lock of the process between the two).
 """
 
 import logging
