@@ -138,8 +138,12 @@ class Batch:
 
     def _start(self, chunk, threads):
         now = timezone.now()
+        # Marked before they are claimed: a worker killed between its claim and its marks
+        # would leave the whole chunk in doubt, never requested. (A mark on a record another
+        # worker claims instead names us, not it: that record could only end in doubt rather
+        # than be sent again, never the reverse.)
+        liveness.mark_unsent(self.worker, chunk)
         claimed = delivery.claim_many(chunk, now, self.worker)
-        liveness.mark_unsent(self.worker, claimed)
         self._count("skipped", len(chunk) - len(claimed))
         notifications = delivery.load_many(claimed, self.lookups)
         suppressed = delivery.suppressed_in(notifications)
