@@ -79,8 +79,9 @@ class SmsRouter:
         SmsResult); raises the provider's DeliveryError, or NoProviderUsable when every breaker
         of the route is open. The error carries `organisation`, so that a batch can ask
         current() about the route that failed. `before_request()` is called once the provider
-        is chosen and its rate allows, as the request is written (wire.py) or just before. `route`: the route's
-        classes when the caller resolved them (a sending thread must not query the database)."""
+        is chosen and its rate allows: by the connection as it writes the request (wire.py),
+        or just before the backend is called. `route`: the route's classes when the caller
+        resolved them (a sending thread must not query the database)."""
         classes = self.route(organisation) if route is None else route
         cls = self.choose(classes)
         if cls is None:
