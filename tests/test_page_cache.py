@@ -59,6 +59,16 @@ def monday_ten(demo):
     return upcoming(0, 10, zone=demo.lyon_place.zone, after_days=14)
 
 
+def cached_then_moved_behind_the_services_back(demo, client, starts_at, tuesday):
+    """Both agents booked on `tuesday`, the page of `starts_at`'s week cached, then their
+    calendars moved to `starts_at` by bulk SQL: no version replaced, so only a new render
+    shows it."""
+    booked = [services.book(motif=demo.cni, place=demo.lyon_place, starts_at=tuesday, agents=[agent],
+                            contacts=[demo.contact()], booked_by=BookedBy.AGENT) for agent in (demo.camille, demo.julien)]
+    slot_page(client, demo.cni, demo.lyon_place, starts_at)
+    AppointmentAgent.objects.filter(appointment__in=booked).update(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20))
+
+
 def test_a_page_is_rendered_once_then_served_from_redis_with_the_same_headers(demo, page_cache):
     starts_at = monday_ten(demo)
     first = slot_page(Client(), demo.cni, demo.lyon_place, starts_at)
@@ -184,12 +194,8 @@ def test_a_stale_entry_expires(demo, page_cache):
     page_cache.PUBLIC_PAGE_CACHE_SECONDS = 1
     starts_at = monday_ten(demo)
     tuesday = starts_at + timedelta(days=1)
-    booked = [services.book(motif=demo.cni, place=demo.lyon_place, starts_at=tuesday, agents=[agent],
-                            contacts=[demo.contact()], booked_by=BookedBy.AGENT) for agent in (demo.camille, demo.julien)]
     client = Client()
-    slot_page(client, demo.cni, demo.lyon_place, starts_at)
-    # Both agents' calendars moved to Monday behind the services' back.
-    AppointmentAgent.objects.filter(appointment__in=booked).update(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20))
+    cached_then_moved_behind_the_services_back(demo, client, starts_at, tuesday)
     stale = slot_page(client, demo.cni, demo.lyon_place, starts_at)
     assert from_cache(stale) and starts_at in offered(stale) and tuesday not in offered(stale)
 
@@ -275,12 +281,8 @@ def frozen_clock(time_machine):
 def test_past_its_fresh_time_the_copy_is_served_only_while_another_request_renders_it(demo, page_cache, frozen_clock):
     starts_at = monday_ten(demo)
     tuesday = starts_at + timedelta(days=1)
-    booked = [services.book(motif=demo.cni, place=demo.lyon_place, starts_at=tuesday, agents=[agent],
-                            contacts=[demo.contact()], booked_by=BookedBy.AGENT) for agent in (demo.camille, demo.julien)]
     client = Client()
-    slot_page(client, demo.cni, demo.lyon_place, starts_at)
-    # Moved behind the services' back (no version replaced): only a new render shows it.
-    AppointmentAgent.objects.filter(appointment__in=booked).update(starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20))
+    cached_then_moved_behind_the_services_back(demo, client, starts_at, tuesday)
     frozen_clock.shift(page_cache.PUBLIC_PAGE_CACHE_SECONDS + 1)
 
     hold_renewal(demo, starts_at)
